@@ -1,0 +1,1 @@
+"""Merchants, their tiers and Benefit Plus discount, merchant groups and coupons."""

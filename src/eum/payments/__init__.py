@@ -1,0 +1,1 @@
+"""Payments, refunds and settlement: where wallets, merchants and budgets meet."""

@@ -1,0 +1,1 @@
+"""Issuers, cashback and fee-support rules, budgets: what the city and districts decide."""

@@ -1,0 +1,315 @@
+"""Use cases of issuers and policy: the issuer tree, platform settings, budgets, rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from eum import errors
+from eum.ledger import service as ledger_service
+from eum.merchants.store import merchant_groups
+from eum.money.model import CARD_KINDS, CHANNELS, MAX_RATE_BPS, RULE_KINDS, TIERS, Rule
+from eum.policy.model import Catalog, IssuerTree, Limits, Platform
+from eum.policy.store import budgets, issuer_districts, issuers, platform_settings, rules
+
+MAX_DISTRICTS = 200
+MAX_ID_LENGTH = 64
+
+
+
+def _check_id(value: str, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise errors.InvalidRequest(f"{field} must be 1..{MAX_ID_LENGTH} characters", field=field)
+    return value
+
+
+def set_platform(
+    conn: Connection,
+    *,
+    pg_fee_bps: int | None = None,
+    withdraw_min_used_bps: int | None = None,
+    limits: Mapping[str, Mapping[str, int]] | None = None,
+) -> None:
+    """Set platform-wide settings; what is not given keeps its current value."""
+    values: dict[str, Any] = {}
+    if pg_fee_bps is not None:
+        values["pg_fee_bps"] = _bps(pg_fee_bps, "pg_fee_bps")
+    if withdraw_min_used_bps is not None:
+        values["withdraw_min_used_bps"] = _bps(withdraw_min_used_bps, "withdraw_min_used_bps")
+    if limits is not None:
+        clean: dict[str, dict[str, int]] = {}
+        for kind, pair in limits.items():
+            if kind not in CARD_KINDS:
+                raise errors.InvalidRequest(f"unknown card kind {kind!r}", field="limits")
+            for name, value in pair.items():
+                if name not in ("monthly_charge", "max_balance") or not _is_krw(value):
+                    raise errors.InvalidRequest(f"bad limit {kind}.{name}", field="limits")
+            clean[kind] = dict(pair)
+        values["limits"] = clean
+    for key, value in values.items():
+        conn.execute(platform_settings.delete().where(platform_settings.c.key == key))
+        conn.execute(insert(platform_settings).values(key=key, value=value))
+
+
+def _is_krw(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _bps(value: object, field: str, *, top: int = MAX_RATE_BPS) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+        raise errors.InvalidRequest(f"{field} must be an integer of 0..{top} bps", field=field)
+    return value
+
+
+def platform(conn: Connection) -> Platform:
+    values = {r.key: r.value for r in conn.execute(select(platform_settings))}
+    limits = {
+        kind: Limits(pair.get("monthly_charge"), pair.get("max_balance"))
+        for kind, pair in values.get("limits", {}).items()
+    }
+    return Platform(
+        pg_fee_bps=values.get("pg_fee_bps", Platform.pg_fee_bps),
+        withdraw_min_used_bps=values.get("withdraw_min_used_bps", Platform.withdraw_min_used_bps),
+        limits=limits,
+    )
+
+
+def create_issuer(
+    conn: Connection,
+    *,
+    id: str,
+    name: str,
+    districts: Iterable[str],
+    parent: str | None,
+    at: datetime,
+) -> None:
+    """Add an issuer (a metro when ``parent`` is None, else a district below it)."""
+    _check_id(id, "id")
+    if conn.execute(select(issuers.c.id).where(issuers.c.id == id)).first():
+        raise errors.AlreadyExists(f"issuer {id} exists", field="id")
+    if parent is not None and not conn.execute(select(issuers.c.id).where(issuers.c.id == parent)).first():
+        raise errors.UnknownIssuer(f"no issuer {parent}", field="parent")
+    codes = sorted(set(districts))
+    if not codes or len(codes) > MAX_DISTRICTS:
+        raise errors.InvalidRequest("an issuer covers 1..200 districts", field="districts")
+    funding = ledger_service.open_account(conn, f"issuer:{id}:funding", "funding", allow_negative=True)
+    conn.execute(
+        insert(issuers).values(id=id, name=name, parent_id=parent, funding_account_id=funding, created_at=at)
+    )
+    conn.execute(insert(issuer_districts), [{"issuer_id": id, "district": d} for d in codes])
+
+
+def issuer_tree(conn: Connection) -> IssuerTree:
+    parent = {r.id: r.parent_id for r in conn.execute(select(issuers.c.id, issuers.c.parent_id))}
+    districts: dict[str, set[str]] = {i: set() for i in parent}
+    for r in conn.execute(select(issuer_districts)):
+        districts[r.issuer_id].add(r.district)
+    return IssuerTree(parent, {k: frozenset(v) for k, v in districts.items()})
+
+
+@dataclass(frozen=True)
+class BudgetRef:
+    id: str
+    account_id: int
+    funding_account_id: int
+
+
+def create_budget(
+    conn: Connection, *, id: str, owner: str, amount_krw: int, at: datetime, name: str | None = None
+) -> None:
+    """Open a budget owned by an issuer or a merchant group, funded with ``amount_krw``."""
+    _check_id(id, "id")
+    if conn.execute(select(budgets.c.id).where(budgets.c.id == id)).first():
+        raise errors.AlreadyExists(f"budget {id} exists", field="id")
+    if not _is_krw(amount_krw):
+        raise errors.InvalidAmount(field="amount")
+    issuer = conn.execute(select(issuers.c.funding_account_id).where(issuers.c.id == owner)).first()
+    group = conn.execute(
+        select(merchant_groups.c.funding_account_id).where(merchant_groups.c.id == owner)
+    ).first()
+    if issuer is None and group is None:
+        raise errors.InvalidRequest(f"budget owner {owner} is neither issuer nor merchant group", field="owner")
+    funding = (issuer or group)[0]  # type: ignore[index]
+    account = ledger_service.open_account(conn, f"budget:{id}", "budget")
+    conn.execute(
+        insert(budgets).values(
+            id=id,
+            name=name,
+            owner_kind="issuer" if issuer is not None else "merchant_group",
+            owner_id=owner,
+            account_id=account,
+            funding_account_id=funding,
+            created_at=at,
+        )
+    )
+    if amount_krw:
+        ledger_service.post(conn, "budget_open", at, [(funding, -amount_krw), (account, amount_krw)], ref=id)
+
+
+def budget_ref(conn: Connection, budget_id: str) -> BudgetRef | None:
+    row = conn.execute(
+        select(budgets.c.id, budgets.c.account_id, budgets.c.funding_account_id).where(budgets.c.id == budget_id)
+    ).first()
+    return None if row is None else BudgetRef(row.id, row.account_id, row.funding_account_id)
+
+
+def budget_accounts(conn: Connection) -> dict[str, int]:
+    return {r.id: r.account_id for r in conn.execute(select(budgets.c.id, budgets.c.account_id))}
+
+
+def _str_set(value: object, field: str, allowed: Iterable[str] | None = None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise errors.InvalidRequest(f"{field} must be a list of names", field=field)
+    if allowed is not None:
+        bad = [v for v in value if v not in set(allowed)]
+        if bad:
+            raise errors.InvalidRequest(f"{field}: unknown {bad}", field=field)
+    return sorted(set(value))
+
+
+def create_rule(conn: Connection, spec: Mapping[str, Any], *, at: datetime) -> None:
+    """Define a cashback or fee-support rule; definition order is the order of creation."""
+    rule_id = _check_id(spec.get("id", ""), "id")
+    if conn.execute(select(rules.c.id).where(rules.c.id == rule_id)).first():
+        raise errors.AlreadyExists(f"rule {rule_id} exists", field="id")
+    kind = spec.get("kind")
+    if kind not in RULE_KINDS:
+        raise errors.InvalidRequest("kind must be cashback or fee_support", field="kind")
+    tree = issuer_tree(conn)
+    owner = spec.get("owner")
+    if owner not in tree.parent:
+        raise errors.UnknownIssuer(f"no issuer {owner}", field="owner")
+    cards = spec.get("cards")
+    if cards is not None and cards not in tree.parent:
+        raise errors.UnknownIssuer(f"no issuer {cards}", field="cards")
+    budget = spec.get("budget")
+    if budget is not None and budget_ref(conn, budget) is None:
+        raise errors.UnknownBudget(f"no budget {budget}", field="budget")
+    cap = spec.get("monthly_cap")
+    if cap is not None and not _is_krw(cap):
+        raise errors.InvalidRequest("monthly_cap must be won", field="monthly_cap")
+    max_sales = spec.get("max_annual_sales")
+    if max_sales is not None and not _is_krw(max_sales):
+        raise errors.InvalidRequest("max_annual_sales must be won", field="max_annual_sales")
+    valid_from, valid_until = spec.get("from"), spec.get("until")
+    if valid_from is not None and not isinstance(valid_from, date):
+        raise errors.InvalidRequest("from must be a date", field="from")
+    if valid_until is not None and not isinstance(valid_until, date):
+        raise errors.InvalidRequest("until must be a date", field="until")
+    group = spec.get("merchant_group")
+    if group is not None and not isinstance(group, str):
+        raise errors.InvalidRequest("merchant_group must be an id", field="merchant_group")
+    seq = (conn.execute(select(func.max(rules.c.seq))).scalar() or 0) + 1
+    conn.execute(
+        insert(rules).values(
+            id=rule_id,
+            seq=seq,
+            kind=kind,
+            name=spec.get("name"),
+            owner_id=owner,
+            budget_id=budget,
+            rate_bps=_bps(spec.get("rate_bps"), "rate_bps"),
+            monthly_cap=cap,
+            cards=cards,
+            districts=_str_set(spec.get("districts"), "districts"),
+            card_kinds=_str_set(spec.get("card_kinds"), "card_kinds", CARD_KINDS),
+            merchant_tiers=_str_set(spec.get("merchant_tiers"), "merchant_tiers", TIERS),
+            max_annual_sales=max_sales,
+            channels=_str_set(spec.get("channels"), "channels", CHANNELS),
+            merchant_group=group,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            active=True,
+            created_at=at,
+        )
+    )
+
+
+def _compile(row: Any, tree: IssuerTree) -> Rule:
+    """Resolve a rule row's defaults against the issuer tree (SPEC 3.7, 3.8)."""
+    districts = frozenset(row.districts) if row.districts is not None else tree.covers(row.owner_id)
+    if row.kind == "cashback":
+        card_issuers: frozenset[str] | None = tree.subtree(row.cards or row.owner_id)
+        card_kinds: frozenset[str] | None = frozenset(row.card_kinds or ["personal"])
+        channels = frozenset(row.channels) if row.channels is not None else None
+    else:  # fee support looks at the merchant, not the card; card payments by default
+        card_issuers, card_kinds = None, None
+        channels = frozenset(row.channels) if row.channels is not None else frozenset(["card"])
+    return Rule(
+        id=row.id,
+        kind=row.kind,
+        owner_id=row.owner_id,
+        budget_id=row.budget_id,
+        rate_bps=row.rate_bps,
+        monthly_cap_krw=row.monthly_cap,
+        card_issuers=card_issuers,
+        districts=districts,
+        card_kinds=card_kinds,
+        merchant_tiers=frozenset(row.merchant_tiers) if row.merchant_tiers is not None else None,
+        max_annual_sales_krw=row.max_annual_sales,
+        channels=channels,
+        merchant_group=row.merchant_group,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+    )
+
+
+def catalog(conn: Connection) -> Catalog:
+    """Settings, issuer tree and active rules in definition order."""
+    tree = issuer_tree(conn)
+    compiled = [
+        _compile(r, tree)
+        for r in conn.execute(select(rules).where(rules.c.active.is_(True)).order_by(rules.c.seq))
+    ]
+    return Catalog(
+        platform=platform(conn),
+        issuers=tree,
+        cashback_rules=tuple(r for r in compiled if r.kind == "cashback"),
+        fee_support_rules=tuple(r for r in compiled if r.kind == "fee_support"),
+    )
+
+
+def rule_sources(conn: Connection, matched: Iterable[Rule]) -> dict[str, int]:
+    """The account each rule pays from: its budget, or its owner's funding when it has none."""
+    matched = list(matched)
+    budget_ids = {r.budget_id for r in matched if r.budget_id is not None}
+    owners = {r.owner_id for r in matched if r.budget_id is None}
+    by_budget = {}
+    if budget_ids:
+        by_budget = dict(conn.execute(
+            select(budgets.c.id, budgets.c.account_id).where(budgets.c.id.in_(budget_ids))
+        ).all())
+    by_owner = {}
+    if owners:
+        by_owner = dict(conn.execute(
+            select(issuers.c.id, issuers.c.funding_account_id).where(issuers.c.id.in_(owners))
+        ).all())
+    return {
+        r.id: by_budget[r.budget_id] if r.budget_id is not None else by_owner[r.owner_id]
+        for r in matched
+    }
+
+
+def fund_budget(conn: Connection, *, budget_id: object, amount_krw: object, at: datetime) -> dict[str, Any]:
+    """Add money to a budget from its owner's funding (SPEC 3.15: a group funds its promotion)."""
+    from eum.money.rules import is_valid_amount
+
+    ref = budget_ref(conn, budget_id) if isinstance(budget_id, str) else None
+    if ref is None:
+        raise errors.UnknownBudget(field="budget")
+    if not is_valid_amount(amount_krw):
+        raise errors.InvalidAmount(field="amount")
+    assert isinstance(amount_krw, int)
+    ledger_service.lock_balances(conn, [ref.account_id, ref.funding_account_id])
+    entry = ledger_service.post(
+        conn, "fund", at, [(ref.funding_account_id, -amount_krw), (ref.account_id, amount_krw)], ref=ref.id
+    )
+    return {"entry_id": str(entry), "budget": ref.id, "amount": amount_krw}

@@ -1,0 +1,12 @@
+"""Every table of every room, imported so that ``metadata`` is complete (migrations use it)."""
+
+from eum import idempotency  # noqa: F401
+from eum.community import store as community_store  # noqa: F401
+from eum.db import metadata
+from eum.ledger import store as ledger_store  # noqa: F401
+from eum.merchants import store as merchants_store  # noqa: F401
+from eum.payments import store as payments_store  # noqa: F401
+from eum.policy import store as policy_store  # noqa: F401
+from eum.wallets import store as wallets_store  # noqa: F401
+
+__all__ = ["metadata"]

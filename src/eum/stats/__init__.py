@@ -1,0 +1,1 @@
+"""Counters, totals and dashboards, read from the books and the operation records."""

@@ -1,0 +1,1 @@
+"""Members, their one card, their wallet (cashback + charged), charges and withdrawals."""
