@@ -7,14 +7,15 @@ Exit codes: 0 success, 1 a check failed (scenario mismatch, unbalanced ledger),
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
 
 from eum.config import settings
 
-app = typer.Typer(help="Eum: regional electronic currency platform (지역사랑상품권).", no_args_is_help=True)
+app = typer.Typer(
+    help="Eum: regional electronic currency platform (지역사랑상품권).", no_args_is_help=True
+)
 scenario_app = typer.Typer(help="Conformance scenarios (SPEC section 5).", no_args_is_help=True)
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -41,7 +42,7 @@ def scenario_run(
     ),
 ) -> None:
     """Run a scenario on a fresh platform and print the final state as JSON."""
-    from eum.scenario import ScenarioError, differences, load, fresh_engine, execute
+    from eum.scenario import ScenarioError, differences, execute, fresh_engine, load
 
     try:
         scenario = load(file)
@@ -97,7 +98,9 @@ def db_upgrade(database: str | None = DatabaseOption) -> None:
 def demo_load(
     database: str | None = DatabaseOption,
     seed: int = typer.Option(2020, "--seed", help="Seed of the demo's random choices."),
-    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when the database has data."),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Do nothing when the database has data."
+    ),
 ) -> None:
     """Build the Incheon demo (인천e음 and its districts) through the services."""
     from eum.demo import is_empty, load
@@ -124,7 +127,9 @@ def serve(
     import uvicorn
 
     cfg = settings()
-    uvicorn.run("eum.api.app:create_app", factory=True, host=host or cfg.host, port=port or cfg.port)
+    uvicorn.run(
+        "eum.api.app:create_app", factory=True, host=host or cfg.host, port=port or cfg.port
+    )
 
 
 def main() -> None:
@@ -132,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -35,105 +35,214 @@ def _error(code: str, status: int, ko: str, en: str, doc: str) -> type[EumError]
 
 
 InvalidAmount = _error(
-    "invalid_amount", 422, "금액은 1원부터 10억원까지의 정수여야 합니다.",
+    "invalid_amount",
+    422,
+    "금액은 1원부터 10억원까지의 정수여야 합니다.",
     "The amount must be an integer from 1 to 1,000,000,000 KRW.",
-    "Raised when an amount is not an integer in 1..1,000,000,000 (SPEC 3.1).")
+    "Raised when an amount is not an integer in 1..1,000,000,000 (SPEC 3.1).",
+)
 MonthlyChargeLimit = _error(
-    "monthly_charge_limit", 422, "이번 달 충전 한도를 넘습니다.",
+    "monthly_charge_limit",
+    422,
+    "이번 달 충전 한도를 넘습니다.",
     "This charge exceeds the monthly charge limit.",
-    "Raised when this month's charges would exceed the card kind's limit (SPEC 3.5).")
+    "Raised when this month's charges would exceed the card kind's limit (SPEC 3.5).",
+)
 MaxBalance = _error(
-    "max_balance", 422, "보유 한도를 넘습니다.", "This charge exceeds the maximum balance.",
-    "Raised when cashback + charged would exceed the card kind's maximum balance (SPEC 3.5).")
+    "max_balance",
+    422,
+    "보유 한도를 넘습니다.",
+    "This charge exceeds the maximum balance.",
+    "Raised when cashback + charged would exceed the card kind's maximum balance (SPEC 3.5).",
+)
 InsufficientFunds = _error(
-    "insufficient_funds", 422, "잔액이 부족합니다.", "Insufficient funds.",
-    "Raised when a wallet, a pool or a charged balance cannot cover an amount (SPEC 3.6, 3.11, 3.14).")
+    "insufficient_funds",
+    422,
+    "잔액이 부족합니다.",
+    "Insufficient funds.",
+    "Raised when a wallet, pool or charged balance cannot cover an amount (SPEC 3.6, 3.11, 3.14).",
+)
 InsufficientCashback = _error(
-    "insufficient_cashback", 422, "캐시백 적립금이 부족합니다.", "Insufficient cashback.",
-    "Raised when a donation or contribution exceeds the member's cashback (SPEC 3.13, 3.14).")
+    "insufficient_cashback",
+    422,
+    "캐시백 적립금이 부족합니다.",
+    "Insufficient cashback.",
+    "Raised when a donation or contribution exceeds the member's cashback (SPEC 3.13, 3.14).",
+)
 WithdrawalNotAllowed = _error(
-    "withdrawal_not_allowed", 422, "충전금의 60% 이상을 사용한 뒤에 환불할 수 있습니다.",
+    "withdrawal_not_allowed",
+    422,
+    "충전금의 60% 이상을 사용한 뒤에 환불할 수 있습니다.",
     "Withdrawal is allowed only after spending the required share of what was charged.",
-    "Raised when net spending is below withdraw_min_used_bps of all charges (SPEC 3.11).")
+    "Raised when net spending is below withdraw_min_used_bps of all charges (SPEC 3.11).",
+)
 MerchantNotInRegion = _error(
-    "merchant_not_in_region", 422, "이 카드를 사용할 수 없는 지역의 가맹점입니다.",
+    "merchant_not_in_region",
+    422,
+    "이 카드를 사용할 수 없는 지역의 가맹점입니다.",
     "The merchant is outside the card's region.",
-    "Raised when the merchant's district is outside the card's metro region (SPEC 3.3).")
+    "Raised when the merchant's district is outside the card's metro region (SPEC 3.3).",
+)
 MerchantInactive = _error(
-    "merchant_inactive", 422, "거래할 수 없는 가맹점입니다.", "The merchant is not active.",
-    "Raised when paying an inactive merchant (SPEC 3.18).")
+    "merchant_inactive",
+    422,
+    "거래할 수 없는 가맹점입니다.",
+    "The merchant is not active.",
+    "Raised when paying an inactive merchant (SPEC 3.18).",
+)
 RefundExceedsPayment = _error(
-    "refund_exceeds_payment", 422, "환불 금액이 결제 잔액을 넘습니다.",
+    "refund_exceeds_payment",
+    422,
+    "환불 금액이 결제 잔액을 넘습니다.",
     "The refund exceeds what remains of the payment.",
-    "Raised when a refund exceeds charged minus refunded so far (SPEC 3.9).")
+    "Raised when a refund exceeds charged minus refunded so far (SPEC 3.9).",
+)
 CouponSoldOut = _error(
-    "coupon_sold_out", 422, "쿠폰이 모두 소진되었습니다.", "The coupon is sold out.",
-    "Raised when every unit of a coupon has been claimed (SPEC 3.12).")
+    "coupon_sold_out",
+    422,
+    "쿠폰이 모두 소진되었습니다.",
+    "The coupon is sold out.",
+    "Raised when every unit of a coupon has been claimed (SPEC 3.12).",
+)
 CouponAlreadyClaimed = _error(
-    "coupon_already_claimed", 409, "이미 받은 쿠폰입니다.", "The coupon was already claimed.",
-    "Raised when a member claims a coupon it claimed before, used or not (SPEC 3.12).")
+    "coupon_already_claimed",
+    409,
+    "이미 받은 쿠폰입니다.",
+    "The coupon was already claimed.",
+    "Raised when a member claims a coupon it claimed before, used or not (SPEC 3.12).",
+)
 CouponNotHeld = _error(
-    "coupon_not_held", 422, "보유하지 않았거나 이미 사용한 쿠폰입니다.",
+    "coupon_not_held",
+    422,
+    "보유하지 않았거나 이미 사용한 쿠폰입니다.",
     "The coupon is not held or was already used.",
-    "Raised when paying with a coupon never claimed or already used (SPEC 3.12).")
+    "Raised when paying with a coupon never claimed or already used (SPEC 3.12).",
+)
 CouponWrongMerchant = _error(
-    "coupon_wrong_merchant", 422, "이 가맹점에서 쓸 수 없는 쿠폰입니다.",
+    "coupon_wrong_merchant",
+    422,
+    "이 가맹점에서 쓸 수 없는 쿠폰입니다.",
     "The coupon belongs to another merchant.",
-    "Raised when paying with another merchant's coupon (SPEC 3.12).")
+    "Raised when paying with another merchant's coupon (SPEC 3.12).",
+)
 CouponMinSpend = _error(
-    "coupon_min_spend", 422, "쿠폰 최소 결제 금액에 미치지 못합니다.",
+    "coupon_min_spend",
+    422,
+    "쿠폰 최소 결제 금액에 미치지 못합니다.",
     "The payment is below the coupon's minimum spend.",
-    "Raised when amount - discount is below the coupon's min_spend (SPEC 3.12).")
+    "Raised when amount - discount is below the coupon's min_spend (SPEC 3.12).",
+)
 CouponExpired = _error(
-    "coupon_expired", 422, "쿠폰 사용 기간이 아닙니다.", "The coupon is outside its validity period.",
-    "Raised when claiming or using a coupon outside its period (SPEC 3.12).")
+    "coupon_expired",
+    422,
+    "쿠폰 사용 기간이 아닙니다.",
+    "The coupon is outside its validity period.",
+    "Raised when claiming or using a coupon outside its period (SPEC 3.12).",
+)
 NotGroupMember = _error(
-    "not_group_member", 403, "모임 회원이 아닙니다.", "Not a member of the group.",
-    "Raised when a non-member contributes to a user group (SPEC 3.14).")
+    "not_group_member",
+    403,
+    "모임 회원이 아닙니다.",
+    "Not a member of the group.",
+    "Raised when a non-member contributes to a user group (SPEC 3.14).",
+)
 NotGroupOwner = _error(
-    "not_group_owner", 403, "모임 대표만 할 수 있습니다.", "Only the group owner can do this.",
-    "Raised when someone other than the owner spends a group's pool (SPEC 3.14).")
+    "not_group_owner",
+    403,
+    "모임 대표만 할 수 있습니다.",
+    "Only the group owner can do this.",
+    "Raised when someone other than the owner spends a group's pool (SPEC 3.14).",
+)
 IdempotencyConflict = _error(
-    "idempotency_conflict", 409, "같은 멱등 키로 다른 요청이 이미 처리되었습니다.",
+    "idempotency_conflict",
+    409,
+    "같은 멱등 키로 다른 요청이 이미 처리되었습니다.",
     "This idempotency key was used for a different request.",
-    "Raised when a key is reused with a different request; never stored (SPEC 3.16).")
+    "Raised when a key is reused with a different request; never stored (SPEC 3.16).",
+)
 UnknownMember = _error(
-    "unknown_member", 404, "회원을 찾을 수 없습니다.", "Unknown member.",
-    "Raised when a member id does not exist (SPEC 3.18).")
+    "unknown_member",
+    404,
+    "회원을 찾을 수 없습니다.",
+    "Unknown member.",
+    "Raised when a member id does not exist (SPEC 3.18).",
+)
 UnknownMerchant = _error(
-    "unknown_merchant", 404, "가맹점을 찾을 수 없습니다.", "Unknown merchant.",
-    "Raised when a merchant id does not exist (SPEC 3.18).")
+    "unknown_merchant",
+    404,
+    "가맹점을 찾을 수 없습니다.",
+    "Unknown merchant.",
+    "Raised when a merchant id does not exist (SPEC 3.18).",
+)
 UnknownPayment = _error(
-    "unknown_payment", 404, "결제를 찾을 수 없습니다.", "Unknown payment.",
-    "Raised when no successful payment has that reference (SPEC 3.18).")
+    "unknown_payment",
+    404,
+    "결제를 찾을 수 없습니다.",
+    "Unknown payment.",
+    "Raised when no successful payment has that reference (SPEC 3.18).",
+)
 UnknownCoupon = _error(
-    "unknown_coupon", 404, "쿠폰을 찾을 수 없습니다.", "Unknown coupon.",
-    "Raised when a coupon id does not exist (SPEC 3.18).")
+    "unknown_coupon",
+    404,
+    "쿠폰을 찾을 수 없습니다.",
+    "Unknown coupon.",
+    "Raised when a coupon id does not exist (SPEC 3.18).",
+)
 UnknownGroup = _error(
-    "unknown_group", 404, "모임을 찾을 수 없습니다.", "Unknown group.",
-    "Raised when a user group id does not exist (SPEC 3.18).")
+    "unknown_group",
+    404,
+    "모임을 찾을 수 없습니다.",
+    "Unknown group.",
+    "Raised when a user group id does not exist (SPEC 3.18).",
+)
 UnknownCampaign = _error(
-    "unknown_campaign", 404, "기부 캠페인을 찾을 수 없습니다.", "Unknown campaign.",
-    "Raised when a campaign id does not exist (SPEC 3.18).")
+    "unknown_campaign",
+    404,
+    "기부 캠페인을 찾을 수 없습니다.",
+    "Unknown campaign.",
+    "Raised when a campaign id does not exist (SPEC 3.18).",
+)
 UnknownBudget = _error(
-    "unknown_budget", 404, "예산을 찾을 수 없습니다.", "Unknown budget.",
-    "Raised when a budget id does not exist (SPEC 3.18).")
+    "unknown_budget",
+    404,
+    "예산을 찾을 수 없습니다.",
+    "Unknown budget.",
+    "Raised when a budget id does not exist (SPEC 3.18).",
+)
 UnknownIssuer = _error(
-    "unknown_issuer", 404, "발행처를 찾을 수 없습니다.", "Unknown issuer.",
-    "Raised when an issuer id does not exist.")
+    "unknown_issuer",
+    404,
+    "발행처를 찾을 수 없습니다.",
+    "Unknown issuer.",
+    "Raised when an issuer id does not exist.",
+)
 UnknownRule = _error(
-    "unknown_rule", 404, "규칙을 찾을 수 없습니다.", "Unknown rule.",
-    "Raised when a rule id does not exist.")
+    "unknown_rule",
+    404,
+    "규칙을 찾을 수 없습니다.",
+    "Unknown rule.",
+    "Raised when a rule id does not exist.",
+)
 UnknownMerchantGroup = _error(
-    "unknown_merchant_group", 404, "상인 모임을 찾을 수 없습니다.", "Unknown merchant group.",
-    "Raised when a merchant group id does not exist.")
+    "unknown_merchant_group",
+    404,
+    "상인 모임을 찾을 수 없습니다.",
+    "Unknown merchant group.",
+    "Raised when a merchant group id does not exist.",
+)
 InvalidRequest = _error(
-    "invalid_request", 422, "요청 내용이 올바르지 않습니다.", "The request is not valid.",
-    "Raised when set-up data (issuers, rules, merchants...) breaks a constraint.")
+    "invalid_request",
+    422,
+    "요청 내용이 올바르지 않습니다.",
+    "The request is not valid.",
+    "Raised when set-up data (issuers, rules, merchants...) breaks a constraint.",
+)
 AlreadyExists = _error(
-    "already_exists", 409, "이미 있는 항목입니다.", "It already exists.",
-    "Raised when creating something whose id is taken.")
+    "already_exists",
+    409,
+    "이미 있는 항목입니다.",
+    "It already exists.",
+    "Raised when creating something whose id is taken.",
+)
 
-ALL_ERRORS: dict[str, type[EumError]] = {
-    cls.code: cls for cls in EumError.__subclasses__()
-}
+ALL_ERRORS: dict[str, type[EumError]] = {cls.code: cls for cls in EumError.__subclasses__()}

@@ -73,8 +73,7 @@ def run(
     except EumError as exc:  # services raise before writing: nothing to undo
         result = {"ok": False, "error": exc.code, "detail": exc.detail, "field": exc.field}
     conn.execute(
-        insert(idempotency_keys).values(
-            scope=scope, key=key, fingerprint=digest, result=result, created_at=at
-        )
+        insert(idempotency_keys),
+        {"scope": scope, "key": key, "fingerprint": digest, "result": result, "created_at": at},
     )
     return dict(result, replayed=False)

@@ -56,7 +56,17 @@ EVENT_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "settle": (set(), set()),
 }
 CHANNEL_OPS = {"pay", "group_pay"}
-REFERENCE_FIELDS = {"member", "merchant", "payment", "coupon", "campaign", "group", "by", "budget", "invoice"}
+REFERENCE_FIELDS = {
+    "member",
+    "merchant",
+    "payment",
+    "coupon",
+    "campaign",
+    "group",
+    "by",
+    "budget",
+    "invoice",
+}
 
 
 @dataclass
@@ -78,8 +88,12 @@ def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_entries(doc: Mapping[str, Any], section: str, required: Mapping[str, Callable[[Any], bool]],
-                   optional: Mapping[str, Callable[[Any], bool]]) -> list[dict[str, Any]]:
+def _check_entries(
+    doc: Mapping[str, Any],
+    section: str,
+    required: Mapping[str, Callable[[Any], bool]],
+    optional: Mapping[str, Callable[[Any], bool]],
+) -> list[dict[str, Any]]:
     items = doc.get(section) or []
     _need(isinstance(items, list), section, "must be a list")
     for i, item in enumerate(items):
@@ -132,48 +146,105 @@ def validate(doc: object, source: str = "") -> Scenario:
     """Check a parsed YAML document against the scenario format; raise ScenarioError."""
     _need(isinstance(doc, dict), "file", "must be a mapping with issuers, events ...")
     assert isinstance(doc, dict)
-    known = {"name", "platform", "issuers", "budgets", "rules", "merchants", "merchant_groups",
-             "members", "campaigns", "coupons", "groups", "events", "expect"}
+    known = {
+        "name",
+        "platform",
+        "issuers",
+        "budgets",
+        "rules",
+        "merchants",
+        "merchant_groups",
+        "members",
+        "campaigns",
+        "coupons",
+        "groups",
+        "events",
+        "expect",
+    }
     for key in doc:
         _need(key in known, str(key), "unknown section")
     platform = doc.get("platform") or {}
     _need(isinstance(platform, dict), "platform", "must be a mapping")
     for key, value in platform.items():
-        _need(key in ("pg_fee_bps", "withdraw_min_used_bps", "limits"), f"platform.{key}", "unknown field")
+        _need(
+            key in ("pg_fee_bps", "withdraw_min_used_bps", "limits"),
+            f"platform.{key}",
+            "unknown field",
+        )
         if key != "limits":
             _need(_bps(value), f"platform.{key}", f"bad value {value!r}")
     limits = platform.get("limits") or {}
     _need(isinstance(limits, dict), "platform.limits", "must be a mapping")
     for kind, pair in limits.items():
-        _need(kind in ("personal", "business", "corporate"), f"platform.limits.{kind}", "unknown card kind")
+        _need(
+            kind in ("personal", "business", "corporate"),
+            f"platform.limits.{kind}",
+            "unknown card kind",
+        )
         _need(isinstance(pair, dict), f"platform.limits.{kind}", "must be a mapping")
         for name, value in pair.items():
-            _need(name in ("monthly_charge", "max_balance"), f"platform.limits.{kind}.{name}", "unknown field")
+            _need(
+                name in ("monthly_charge", "max_balance"),
+                f"platform.limits.{kind}.{name}",
+                "unknown field",
+            )
             _need(_won(value), f"platform.limits.{kind}.{name}", f"bad value {value!r}")
     _check_entries(doc, "issuers", {"id": _str, "name": _str, "districts": _strs}, {"parent": _str})
     _check_entries(doc, "budgets", {"id": _str, "owner": _str, "amount": _won}, {"name": _str})
-    _check_entries(doc, "rules", {"id": _str, "kind": _choice("cashback", "fee_support"), "owner": _str,
-                                  "rate_bps": _bps},
-                   {"budget": _str, "monthly_cap": _won, "cards": _str, "districts": _strs,
-                    "card_kinds": _one_of_list("personal", "business", "corporate"),
-                    "merchant_tiers": _one_of_list("general", "benefit_plus"),
-                    "max_annual_sales": _won, "channels": _one_of_list("card", "qr", "online"),
-                    "merchant_group": _str, "from": _date, "until": _date, "name": _str})
+    _check_entries(
+        doc,
+        "rules",
+        {"id": _str, "kind": _choice("cashback", "fee_support"), "owner": _str, "rate_bps": _bps},
+        {
+            "budget": _str,
+            "monthly_cap": _won,
+            "cards": _str,
+            "districts": _strs,
+            "card_kinds": _one_of_list("personal", "business", "corporate"),
+            "merchant_tiers": _one_of_list("general", "benefit_plus"),
+            "max_annual_sales": _won,
+            "channels": _one_of_list("card", "qr", "online"),
+            "merchant_group": _str,
+            "from": _date,
+            "until": _date,
+            "name": _str,
+        },
+    )
     merchant_items = _check_entries(
-        doc, "merchants", {"id": _str, "name": _str, "district": _str},
-        {"tier": _choice("general", "benefit_plus"), "discount_bps": _bps, "active": lambda v: isinstance(v, bool),
-         "annual_sales": _won, "card_fee_bps": _bps, "category": _str})
+        doc,
+        "merchants",
+        {"id": _str, "name": _str, "district": _str},
+        {
+            "tier": _choice("general", "benefit_plus"),
+            "discount_bps": _bps,
+            "active": lambda v: isinstance(v, bool),
+            "annual_sales": _won,
+            "card_fee_bps": _bps,
+            "category": _str,
+        },
+    )
     for i, m in enumerate(merchant_items):
         if m.get("tier") == "benefit_plus":
             d = m.get("discount_bps")
-            _need(_is_int(d) and 100 <= d <= 700, f"merchants[{i}].discount_bps",
-                  "a Benefit Plus merchant needs discount_bps in 100..700")
+            _need(
+                isinstance(d, int) and not isinstance(d, bool) and 100 <= d <= 700,
+                f"merchants[{i}].discount_bps",
+                "a Benefit Plus merchant needs discount_bps in 100..700",
+            )
     _check_entries(doc, "merchant_groups", {"id": _str, "name": _str, "merchants": _strs}, {})
-    _check_entries(doc, "members", {"id": _str, "card": _str},
-                   {"kind": _choice("personal", "business", "corporate"), "name": _str})
+    _check_entries(
+        doc,
+        "members",
+        {"id": _str, "card": _str},
+        {"kind": _choice("personal", "business", "corporate"), "name": _str},
+    )
     _check_entries(doc, "campaigns", {"id": _str, "name": _str, "owner": _str}, {})
-    _check_entries(doc, "coupons", {"id": _str, "merchant": _str, "value": _won},
-                   {"min_spend": _won, "quantity": _won, "from": _date, "until": _date, "name": _str})
+    _check_entries(
+        doc,
+        "coupons",
+        {"id": _str, "merchant": _str, "value": _won},
+        {"min_spend": _won, "quantity": _won, "from": _date, "until": _date, "name": _str},
+    )
     _check_entries(doc, "groups", {"id": _str, "name": _str, "owner": _str}, {"members": _strs})
     events = doc.get("events") or []
     _need(isinstance(events, list), "events", "must be a list")
@@ -196,18 +267,28 @@ def _check_event(i: int, ev: object) -> datetime:
         at = parse_time(ev["at"])
     except (ValueError, TypeError):
         raise ScenarioError(f"{where}.at: not an ISO 8601 time: {ev['at']!r}") from None
+    assert isinstance(op, str)
     required, optional = EVENT_FIELDS[op]
     for name in required:
         _need(name in ev, where, f"{op} needs field '{name}'")
     for name in ev:
-        _need(name in required | optional | {"op", "at"}, f"{where}.{name}", f"unknown field for {op}")
+        _need(
+            name in required | optional | {"op", "at"}, f"{where}.{name}", f"unknown field for {op}"
+        )
     if "key" in ev:
-        _need(_str(ev["key"]) and len(ev["key"]) <= idempotency.MAX_KEY_LENGTH, f"{where}.key",
-              "must be a non-empty string")
+        _need(
+            _str(ev["key"]) and len(ev["key"]) <= idempotency.MAX_KEY_LENGTH,
+            f"{where}.key",
+            "must be a non-empty string",
+        )
     for name in REFERENCE_FIELDS & set(ev):
         _need(isinstance(ev[name], str), f"{where}.{name}", "must be a string id")
     if op in CHANNEL_OPS and "channel" in ev:
-        _need(ev["channel"] in ("card", "qr", "online"), f"{where}.channel", f"bad channel {ev['channel']!r}")
+        _need(
+            ev["channel"] in ("card", "qr", "online"),
+            f"{where}.channel",
+            f"bad channel {ev['channel']!r}",
+        )
     if op == "donate":
         by_member, by_group = "member" in ev, "group" in ev
         _need(by_member != by_group, where, "donate needs member, or group with by")
@@ -229,6 +310,7 @@ def load(path: str | Path) -> Scenario:
 
 # --- building the platform -------------------------------------------------------------
 
+
 def _opt_date(v: object) -> date | None:
     return None if v is None else parse_date(v)
 
@@ -239,27 +321,52 @@ def apply_setup(conn: Connection, setup: Mapping[str, Any]) -> None:
     section = "platform"
     try:
         p = setup.get("platform") or {}
-        policy.set_platform(conn, pg_fee_bps=p.get("pg_fee_bps"),
-                            withdraw_min_used_bps=p.get("withdraw_min_used_bps"), limits=p.get("limits"))
+        policy.set_platform(
+            conn,
+            pg_fee_bps=p.get("pg_fee_bps"),
+            withdraw_min_used_bps=p.get("withdraw_min_used_bps"),
+            limits=p.get("limits"),
+        )
         for i, it in enumerate(setup.get("issuers") or []):
             section = f"issuers[{i}]"
-            policy.create_issuer(conn, id=it["id"], name=it["name"], districts=it["districts"],
-                                 parent=it.get("parent"), at=at)
+            policy.create_issuer(
+                conn,
+                id=it["id"],
+                name=it["name"],
+                districts=it["districts"],
+                parent=it.get("parent"),
+                at=at,
+            )
         for i, it in enumerate(setup.get("merchants") or []):
             section = f"merchants[{i}]"
             merchants.create_merchant(
-                conn, id=it["id"], name=it["name"], district=it["district"], at=at,
-                category=it.get("category"), tier=it.get("tier", "general"),
-                discount_bps=it.get("discount_bps"), annual_sales_krw=it.get("annual_sales", 0),
-                card_fee_bps=it.get("card_fee_bps", 0), active=it.get("active", True))
+                conn,
+                id=it["id"],
+                name=it["name"],
+                district=it["district"],
+                at=at,
+                category=it.get("category"),
+                tier=it.get("tier", "general"),
+                discount_bps=it.get("discount_bps"),
+                annual_sales_krw=it.get("annual_sales", 0),
+                card_fee_bps=it.get("card_fee_bps", 0),
+                active=it.get("active", True),
+            )
         for i, it in enumerate(setup.get("merchant_groups") or []):
             section = f"merchant_groups[{i}]"
-            merchants.create_merchant_group(conn, id=it["id"], name=it["name"],
-                                            merchant_ids=it["merchants"], at=at)
+            merchants.create_merchant_group(
+                conn, id=it["id"], name=it["name"], merchant_ids=it["merchants"], at=at
+            )
         for i, it in enumerate(setup.get("budgets") or []):
             section = f"budgets[{i}]"
-            policy.create_budget(conn, id=it["id"], owner=it["owner"], amount_krw=it["amount"],
-                                 name=it.get("name"), at=at)
+            policy.create_budget(
+                conn,
+                id=it["id"],
+                owner=it["owner"],
+                amount_krw=it["amount"],
+                name=it.get("name"),
+                at=at,
+            )
         for i, it in enumerate(setup.get("rules") or []):
             section = f"rules[{i}]"
             spec = dict(it)
@@ -268,22 +375,41 @@ def apply_setup(conn: Connection, setup: Mapping[str, Any]) -> None:
             policy.create_rule(conn, spec, at=at)
         for i, it in enumerate(setup.get("members") or []):
             section = f"members[{i}]"
-            wallets.create_member(conn, id=it["id"], card_issuer_id=it["card"],
-                                  card_kind=it.get("kind", "personal"), name=it.get("name"), at=at)
+            wallets.create_member(
+                conn,
+                id=it["id"],
+                card_issuer_id=it["card"],
+                card_kind=it.get("kind", "personal"),
+                name=it.get("name"),
+                at=at,
+            )
         for i, it in enumerate(setup.get("campaigns") or []):
             section = f"campaigns[{i}]"
             community.create_campaign(conn, id=it["id"], name=it["name"], owner=it["owner"], at=at)
         for i, it in enumerate(setup.get("coupons") or []):
             section = f"coupons[{i}]"
             merchants.create_coupon(
-                conn, id=it["id"], merchant_id=it["merchant"], value_krw=it["value"],
-                min_spend_krw=it.get("min_spend", 0), quantity=it.get("quantity"),
-                valid_from=_opt_date(it.get("from")), valid_until=_opt_date(it.get("until")),
-                name=it.get("name"), at=at)
+                conn,
+                id=it["id"],
+                merchant_id=it["merchant"],
+                value_krw=it["value"],
+                min_spend_krw=it.get("min_spend", 0),
+                quantity=it.get("quantity"),
+                valid_from=_opt_date(it.get("from")),
+                valid_until=_opt_date(it.get("until")),
+                name=it.get("name"),
+                at=at,
+            )
         for i, it in enumerate(setup.get("groups") or []):
             section = f"groups[{i}]"
-            community.create_group(conn, id=it["id"], name=it["name"], owner=it["owner"],
-                                   members=it.get("members") or [], at=at)
+            community.create_group(
+                conn,
+                id=it["id"],
+                name=it["name"],
+                owner=it["owner"],
+                members=it.get("members") or [],
+                at=at,
+            )
     except errors.EumError as exc:
         where = f"{section}.{exc.field}" if exc.field else section
         raise ScenarioError(f"{where}: {exc.detail}") from None
@@ -291,32 +417,56 @@ def apply_setup(conn: Connection, setup: Mapping[str, Any]) -> None:
 
 # --- events ------------------------------------------------------------------------------
 
+
 def _dispatch(conn: Connection, ev: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     """Call the one service function an event names."""
     op = ev["op"]
     if op == "charge":
         return wallets.charge(conn, member_id=ev["member"], amount_krw=ev["amount"], at=at)
     if op == "pay":
-        return payments.pay(conn, member_id=ev["member"], merchant_id=ev["merchant"],
-                            amount_krw=ev["amount"], channel=ev.get("channel", "card"),
-                            coupon_id=ev.get("coupon"), invoice=ev.get("invoice"), at=at, ref=ev["key"])
+        return payments.pay(
+            conn,
+            member_id=ev["member"],
+            merchant_id=ev["merchant"],
+            amount_krw=ev["amount"],
+            channel=ev.get("channel", "card"),
+            coupon_id=ev.get("coupon"),
+            invoice=ev.get("invoice"),
+            at=at,
+            ref=ev["key"],
+        )
     if op == "group_pay":
-        return payments.group_pay(conn, group_id=ev["group"], by_member_id=ev["by"],
-                                  merchant_id=ev["merchant"], amount_krw=ev["amount"],
-                                  channel=ev.get("channel", "card"), at=at, ref=ev["key"])
+        return payments.group_pay(
+            conn,
+            group_id=ev["group"],
+            by_member_id=ev["by"],
+            merchant_id=ev["merchant"],
+            amount_krw=ev["amount"],
+            channel=ev.get("channel", "card"),
+            at=at,
+            ref=ev["key"],
+        )
     if op == "refund":
         return payments.refund(conn, ref=ev["payment"], amount_krw=ev["amount"], at=at)
     if op == "withdraw":
         return wallets.withdraw(conn, member_id=ev["member"], amount_krw=ev["amount"], at=at)
     if op == "donate" and "group" in ev:
-        return community.group_donate(conn, group_id=ev["group"], by_member_id=ev["by"],
-                                      campaign_id=ev["campaign"], amount_krw=ev["amount"], at=at)
+        return community.group_donate(
+            conn,
+            group_id=ev["group"],
+            by_member_id=ev["by"],
+            campaign_id=ev["campaign"],
+            amount_krw=ev["amount"],
+            at=at,
+        )
     if op == "donate":
-        return community.donate(conn, member_id=ev["member"], campaign_id=ev["campaign"],
-                                amount_krw=ev["amount"], at=at)
+        return community.donate(
+            conn, member_id=ev["member"], campaign_id=ev["campaign"], amount_krw=ev["amount"], at=at
+        )
     if op == "contribute":
-        return community.contribute(conn, member_id=ev["member"], group_id=ev["group"],
-                                    amount_krw=ev["amount"], at=at)
+        return community.contribute(
+            conn, member_id=ev["member"], group_id=ev["group"], amount_krw=ev["amount"], at=at
+        )
     if op == "fund":
         return policy.fund_budget(conn, budget_id=ev["budget"], amount_krw=ev["amount"], at=at)
     if op == "claim":
@@ -326,7 +476,9 @@ def _dispatch(conn: Connection, ev: Mapping[str, Any], at: datetime) -> dict[str
     raise AssertionError(f"validated op {op}")
 
 
-def run_event(conn: Connection, ev: Mapping[str, Any], at: datetime, scope: str = SCOPE) -> dict[str, Any]:
+def run_event(
+    conn: Connection, ev: Mapping[str, Any], at: datetime, scope: str = SCOPE
+) -> dict[str, Any]:
     """One event in the caller's transaction; ``{"ok": ..., "error": ...}``."""
     if "key" not in ev:
         try:
@@ -335,8 +487,15 @@ def run_event(conn: Connection, ev: Mapping[str, Any], at: datetime, scope: str 
             return {"ok": False, "error": exc.code}
     fields = {k: v for k, v in ev.items() if k not in ("op", "at", "key")}
     try:
-        return idempotency.run(conn, scope=scope, key=ev["key"], op=ev["op"], fields=fields, at=at,
-                               action=lambda: _dispatch(conn, ev, at))
+        return idempotency.run(
+            conn,
+            scope=scope,
+            key=ev["key"],
+            op=ev["op"],
+            fields=fields,
+            at=at,
+            action=lambda: _dispatch(conn, ev, at),
+        )
     except errors.IdempotencyConflict as exc:
         return {"ok": False, "error": exc.code}
 

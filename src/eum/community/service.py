@@ -35,7 +35,11 @@ def create_campaign(conn: Connection, *, id: str, name: str, owner: str, at: dat
     if not conn.execute(select(issuers.c.id).where(issuers.c.id == owner)).first():
         raise errors.UnknownIssuer(f"no issuer {owner}", field="owner")
     account = ledger.open_account(conn, f"campaign:{id}", "campaign")
-    conn.execute(insert(campaigns).values(id=id, name=_name(name), owner_id=owner, account_id=account, created_at=at))
+    conn.execute(
+        insert(campaigns).values(
+            id=id, name=_name(name), owner_id=owner, account_id=account, created_at=at
+        )
+    )
 
 
 def _campaign_account(conn: Connection, campaign_id: object) -> int:
@@ -47,8 +51,9 @@ def _campaign_account(conn: Connection, campaign_id: object) -> int:
     return int(row.account_id)
 
 
-def create_group(conn: Connection, *, id: str, name: str, owner: str, members: Iterable[str],
-                 at: datetime) -> Group:
+def create_group(
+    conn: Connection, *, id: str, name: str, owner: str, members: Iterable[str], at: datetime
+) -> Group:
     """A user group (club, association); its owner is always a member (SPEC 3.14)."""
     _check_id(id, "id")
     if conn.execute(select(user_groups.c.id).where(user_groups.c.id == id)).first():
@@ -58,7 +63,11 @@ def create_group(conn: Connection, *, id: str, name: str, owner: str, members: I
     for member_id in everyone:
         wallets.find_member(conn, member_id)
     pool = ledger.open_account(conn, f"group:{id}:pool", "pool")
-    conn.execute(insert(user_groups).values(id=id, name=_name(name), owner_id=owner, pool_account_id=pool, created_at=at))
+    conn.execute(
+        insert(user_groups).values(
+            id=id, name=_name(name), owner_id=owner, pool_account_id=pool, created_at=at
+        )
+    )
     conn.execute(insert(user_group_members), [{"group_id": id, "member_id": m} for m in everyone])
     return Group(id, name, owner, pool)
 
@@ -80,15 +89,20 @@ def find_group(conn: Connection, group_id: object) -> Group:
 
 
 def is_group_member(conn: Connection, group_id: str, member_id: str) -> bool:
-    return conn.execute(
-        select(user_group_members.c.member_id).where(
-            user_group_members.c.group_id == group_id, user_group_members.c.member_id == member_id
-        )
-    ).first() is not None
+    return (
+        conn.execute(
+            select(user_group_members.c.member_id).where(
+                user_group_members.c.group_id == group_id,
+                user_group_members.c.member_id == member_id,
+            )
+        ).first()
+        is not None
+    )
 
 
-def donate(conn: Connection, *, member_id: object, campaign_id: object, amount_krw: object,
-           at: datetime) -> dict[str, Any]:
+def donate(
+    conn: Connection, *, member_id: object, campaign_id: object, amount_krw: object, at: datetime
+) -> dict[str, Any]:
     """A member donates from its cashback, never from charged money (SPEC 3.13)."""
     member = wallets.find_member(conn, member_id)
     campaign = _campaign_account(conn, campaign_id)
@@ -98,15 +112,30 @@ def donate(conn: Connection, *, member_id: object, campaign_id: object, amount_k
     held, _ = wallets.lock_wallet(conn, member, campaign)
     if held.cashback_krw < amount_krw:
         raise errors.InsufficientCashback(field="amount")
-    entry = ledger.post(conn, "donate", at, [(member.cashback_account_id, -amount_krw), (campaign, amount_krw)],
-                        ref=member.id)
-    conn.execute(insert(donations).values(id=entry, campaign_id=campaign_id, member_id=member.id,
-                                          amount=amount_krw, at=at))
+    entry = ledger.post(
+        conn,
+        "donate",
+        at,
+        [(member.cashback_account_id, -amount_krw), (campaign, amount_krw)],
+        ref=member.id,
+    )
+    conn.execute(
+        insert(donations).values(
+            id=entry, campaign_id=campaign_id, member_id=member.id, amount=amount_krw, at=at
+        )
+    )
     return {"donation_id": str(entry), "campaign": campaign_id, "amount": amount_krw}
 
 
-def group_donate(conn: Connection, *, group_id: object, by_member_id: object, campaign_id: object,
-                 amount_krw: object, at: datetime) -> dict[str, Any]:
+def group_donate(
+    conn: Connection,
+    *,
+    group_id: object,
+    by_member_id: object,
+    campaign_id: object,
+    amount_krw: object,
+    at: datetime,
+) -> dict[str, Any]:
     """A group's owner donates from the pool in the group's name (SPEC 3.13, 3.14)."""
     group = find_group(conn, group_id)
     by = wallets.find_member(conn, by_member_id)
@@ -119,15 +148,24 @@ def group_donate(conn: Connection, *, group_id: object, by_member_id: object, ca
     locked = ledger.lock_balances(conn, [group.pool_account_id, campaign])
     if locked[group.pool_account_id] < amount_krw:
         raise errors.InsufficientFunds(field="amount")
-    entry = ledger.post(conn, "donate", at, [(group.pool_account_id, -amount_krw), (campaign, amount_krw)],
-                        ref=group.id)
-    conn.execute(insert(donations).values(id=entry, campaign_id=campaign_id, group_id=group.id,
-                                          amount=amount_krw, at=at))
+    entry = ledger.post(
+        conn,
+        "donate",
+        at,
+        [(group.pool_account_id, -amount_krw), (campaign, amount_krw)],
+        ref=group.id,
+    )
+    conn.execute(
+        insert(donations).values(
+            id=entry, campaign_id=campaign_id, group_id=group.id, amount=amount_krw, at=at
+        )
+    )
     return {"donation_id": str(entry), "campaign": campaign_id, "amount": amount_krw}
 
 
-def contribute(conn: Connection, *, member_id: object, group_id: object, amount_krw: object,
-               at: datetime) -> dict[str, Any]:
+def contribute(
+    conn: Connection, *, member_id: object, group_id: object, amount_krw: object, at: datetime
+) -> dict[str, Any]:
     """A member moves cashback into its group's pool (SPEC 3.14)."""
     member = wallets.find_member(conn, member_id)
     group = find_group(conn, group_id)
@@ -139,9 +177,16 @@ def contribute(conn: Connection, *, member_id: object, group_id: object, amount_
     held, _ = wallets.lock_wallet(conn, member, group.pool_account_id)
     if held.cashback_krw < amount_krw:
         raise errors.InsufficientCashback(field="amount")
-    entry = ledger.post(conn, "contribute", at,
-                        [(member.cashback_account_id, -amount_krw), (group.pool_account_id, amount_krw)],
-                        ref=group.id)
-    conn.execute(insert(contributions).values(id=entry, group_id=group.id, member_id=member.id,
-                                              amount=amount_krw, at=at))
+    entry = ledger.post(
+        conn,
+        "contribute",
+        at,
+        [(member.cashback_account_id, -amount_krw), (group.pool_account_id, amount_krw)],
+        ref=group.id,
+    )
+    conn.execute(
+        insert(contributions).values(
+            id=entry, group_id=group.id, member_id=member.id, amount=amount_krw, at=at
+        )
+    )
     return {"contribution_id": str(entry), "group": group.id, "amount": amount_krw}

@@ -104,19 +104,21 @@ def post(
         insert(postings),
         [{"entry_id": entry_id, "account_id": p.account_id, "amount": p.amount_krw} for p in lines],
     )
-    conn.execute(insert(journal_entries).values(id=entry_id, kind=kind, at=at, ref=ref))
+    conn.execute(insert(journal_entries), {"id": entry_id, "kind": kind, "at": at, "ref": ref})
     _move_balances(conn, lines)
     return entry_id
 
 
+_MOVE_BALANCE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("aid"))
+    .values(balance=accounts.c.balance + bindparam("delta"))
+)
+
+
 def _move_balances(conn: Connection, lines: Sequence[Posting]) -> None:
-    stmt = (
-        update(accounts)
-        .where(accounts.c.id == bindparam("aid"))
-        .values(balance=accounts.c.balance + bindparam("delta"))
-    )
     # lines are sorted by account id: rows are locked in a fixed order.
-    conn.execute(stmt, [{"aid": p.account_id, "delta": p.amount_krw} for p in lines])
+    conn.execute(_MOVE_BALANCE, [{"aid": p.account_id, "delta": p.amount_krw} for p in lines])
 
 
 @dataclass
@@ -143,7 +145,9 @@ def verify(conn: Connection) -> Verification:
             )
         ).all()
     )
-    for row in conn.execute(select(accounts.c.id, accounts.c.code, accounts.c.balance, accounts.c.allow_negative)):
+    for row in conn.execute(
+        select(accounts.c.id, accounts.c.code, accounts.c.balance, accounts.c.allow_negative)
+    ):
         result.accounts_checked += 1
         derived = int(sums.get(row.id) or 0)
         if derived != row.balance:
@@ -171,7 +175,9 @@ def verify(conn: Connection) -> Verification:
     ).scalar_one()
     if orphans:
         result.mismatches.append(f"{orphans} postings belong to no entry")
-    result.entries_checked = int(conn.execute(select(func.count()).select_from(journal_entries)).scalar_one())
+    result.entries_checked = int(
+        conn.execute(select(func.count()).select_from(journal_entries)).scalar_one()
+    )
     return result
 
 

@@ -41,7 +41,9 @@ postings = Table(
     "postings",
     metadata,
     # BIGINT on PostgreSQL (billions of postings); SQLite's rowid is 64-bit already.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column(
         "entry_id",
         BigInteger,

@@ -73,14 +73,18 @@ def create_merchant(
             or isinstance(discount_bps, bool)
             or not MIN_DISCOUNT_BPS <= discount_bps <= MAX_DISCOUNT_BPS
         ):
-            raise errors.InvalidRequest("Benefit Plus needs discount_bps 100..700", field="discount_bps")
+            raise errors.InvalidRequest(
+                "Benefit Plus needs discount_bps 100..700", field="discount_bps"
+            )
     else:
         discount_bps = 0
     if not _is_krw(annual_sales_krw):
         raise errors.InvalidRequest("annual_sales must be won", field="annual_sales")
     if not isinstance(card_fee_bps, int) or not 0 <= card_fee_bps <= MAX_CARD_FEE_BPS:
         raise errors.InvalidRequest("card_fee_bps must be 0..1000", field="card_fee_bps")
-    receivable = ledger.open_account(conn, f"merchant:{id}:receivable", "receivable", allow_negative=True)
+    receivable = ledger.open_account(
+        conn, f"merchant:{id}:receivable", "receivable", allow_negative=True
+    )
     payout = ledger.open_account(conn, f"merchant:{id}:payout", "payout")
     values = dict(
         id=id,
@@ -128,7 +132,9 @@ def find_merchant(conn: Connection, merchant_id: object) -> Merchant:
 
 def groups_of(conn: Connection, merchant_id: str) -> frozenset[str]:
     rows = conn.execute(
-        select(merchant_group_members.c.group_id).where(merchant_group_members.c.merchant_id == merchant_id)
+        select(merchant_group_members.c.group_id).where(
+            merchant_group_members.c.merchant_id == merchant_id
+        )
     )
     return frozenset(r.group_id for r in rows)
 
@@ -140,11 +146,20 @@ def create_merchant_group(
     _check_id(id, "id")
     if conn.execute(select(merchant_groups.c.id).where(merchant_groups.c.id == id)).first():
         raise errors.AlreadyExists(f"merchant group {id} exists", field="id")
-    funding = ledger.open_account(conn, f"merchant_group:{id}:funding", "funding", allow_negative=True)
-    conn.execute(insert(merchant_groups).values(id=id, name=_name(name), funding_account_id=funding, created_at=at))
+    funding = ledger.open_account(
+        conn, f"merchant_group:{id}:funding", "funding", allow_negative=True
+    )
+    conn.execute(
+        insert(merchant_groups).values(
+            id=id, name=_name(name), funding_account_id=funding, created_at=at
+        )
+    )
     for merchant_id in sorted(set(merchant_ids)):
         find_merchant(conn, merchant_id)
         conn.execute(insert(merchant_group_members).values(group_id=id, merchant_id=merchant_id))
+    from eum.policy.service import touch_policy
+
+    touch_policy(conn)  # rules with a merchant_group condition see the new members
 
 
 @dataclass(frozen=True)
@@ -211,12 +226,20 @@ def find_coupon(conn: Connection, coupon_id: object) -> Coupon:
     if row is None:
         raise errors.UnknownCoupon(f"no coupon {coupon_id}", field="coupon")
     return Coupon(
-        row.id, row.merchant_id, row.value, row.min_spend, row.quantity, row.claimed,
-        row.valid_from, row.valid_until,
+        row.id,
+        row.merchant_id,
+        row.value,
+        row.min_spend,
+        row.quantity,
+        row.claimed,
+        row.valid_from,
+        row.valid_until,
     )
 
 
-def claim_coupon(conn: Connection, *, member_id: str, coupon_id: str, at: datetime) -> dict[str, object]:
+def claim_coupon(
+    conn: Connection, *, member_id: str, coupon_id: str, at: datetime
+) -> dict[str, object]:
     """A member claims one unit of a coupon (SPEC 3.12)."""
     from eum.wallets.service import find_member  # wallets depend on nothing here
 
@@ -240,7 +263,9 @@ def claim_coupon(conn: Connection, *, member_id: str, coupon_id: str, at: dateti
     ).rowcount
     if taken != 1:
         raise errors.CouponSoldOut(field="coupon")
-    conn.execute(insert(coupon_claims).values(coupon_id=coupon_id, member_id=member_id, claimed_at=at))
+    conn.execute(
+        insert(coupon_claims).values(coupon_id=coupon_id, member_id=member_id, claimed_at=at)
+    )
     return {"coupon": coupon_id, "member": member_id}
 
 

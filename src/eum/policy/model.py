@@ -46,7 +46,16 @@ class IssuerTree:
 
     def region(self, issuer_id: str) -> frozenset[str]:
         """Every district of the metro region the issuer belongs to (SPEC 3.3)."""
-        root = self.root(issuer_id)
+        return self._regions().get(self.root(issuer_id), frozenset())
+
+    def _regions(self) -> dict[str, frozenset[str]]:
+        cached: dict[str, frozenset[str]] | None = self.__dict__.get("_region_cache")
+        if cached is None:
+            cached = {r: self._region_of_root(r) for r in self.parent if self.parent[r] is None}
+            object.__setattr__(self, "_region_cache", cached)
+        return cached
+
+    def _region_of_root(self, root: str) -> frozenset[str]:
         out = set(self.districts.get(root, frozenset()))
         for other in self.parent:
             if self.root(other) == root:
@@ -81,3 +90,9 @@ class Catalog:
     issuers: IssuerTree
     cashback_rules: tuple[Rule, ...]
     fee_support_rules: tuple[Rule, ...]
+    rule_accounts: Mapping[str, int]  # the account each rule pays from
+    merchant_groups: Mapping[str, frozenset[str]]  # merchant id -> its groups
+    external_accounts: Mapping[str, int]  # code -> id of platform accounts
+
+    def groups_of(self, merchant_id: str) -> frozenset[str]:
+        return self.merchant_groups.get(merchant_id, frozenset())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,14 +14,14 @@ from sqlalchemy import Connection, func, insert, select
 
 from eum import errors
 from eum.ledger import service as ledger_service
-from eum.merchants.store import merchant_groups
+from eum.ledger.store import accounts
+from eum.merchants.store import merchant_group_members, merchant_groups
 from eum.money.model import CARD_KINDS, CHANNELS, MAX_RATE_BPS, RULE_KINDS, TIERS, Rule
 from eum.policy.model import Catalog, IssuerTree, Limits, Platform
 from eum.policy.store import budgets, issuer_districts, issuers, platform_settings, rules
 
 MAX_DISTRICTS = 200
 MAX_ID_LENGTH = 64
-
 
 
 def _check_id(value: str, field: str) -> str:
@@ -53,6 +56,7 @@ def set_platform(
     for key, value in values.items():
         conn.execute(platform_settings.delete().where(platform_settings.c.key == key))
         conn.execute(insert(platform_settings).values(key=key, value=value))
+    touch_policy(conn)
 
 
 def _is_krw(value: object) -> bool:
@@ -91,16 +95,24 @@ def create_issuer(
     _check_id(id, "id")
     if conn.execute(select(issuers.c.id).where(issuers.c.id == id)).first():
         raise errors.AlreadyExists(f"issuer {id} exists", field="id")
-    if parent is not None and not conn.execute(select(issuers.c.id).where(issuers.c.id == parent)).first():
+    if (
+        parent is not None
+        and not conn.execute(select(issuers.c.id).where(issuers.c.id == parent)).first()
+    ):
         raise errors.UnknownIssuer(f"no issuer {parent}", field="parent")
     codes = sorted(set(districts))
     if not codes or len(codes) > MAX_DISTRICTS:
         raise errors.InvalidRequest("an issuer covers 1..200 districts", field="districts")
-    funding = ledger_service.open_account(conn, f"issuer:{id}:funding", "funding", allow_negative=True)
+    funding = ledger_service.open_account(
+        conn, f"issuer:{id}:funding", "funding", allow_negative=True
+    )
     conn.execute(
-        insert(issuers).values(id=id, name=name, parent_id=parent, funding_account_id=funding, created_at=at)
+        insert(issuers).values(
+            id=id, name=name, parent_id=parent, funding_account_id=funding, created_at=at
+        )
     )
     conn.execute(insert(issuer_districts), [{"issuer_id": id, "district": d} for d in codes])
+    touch_policy(conn)
 
 
 def issuer_tree(conn: Connection) -> IssuerTree:
@@ -132,7 +144,9 @@ def create_budget(
         select(merchant_groups.c.funding_account_id).where(merchant_groups.c.id == owner)
     ).first()
     if issuer is None and group is None:
-        raise errors.InvalidRequest(f"budget owner {owner} is neither issuer nor merchant group", field="owner")
+        raise errors.InvalidRequest(
+            f"budget owner {owner} is neither issuer nor merchant group", field="owner"
+        )
     funding = (issuer or group)[0]  # type: ignore[index]
     account = ledger_service.open_account(conn, f"budget:{id}", "budget")
     conn.execute(
@@ -147,12 +161,17 @@ def create_budget(
         )
     )
     if amount_krw:
-        ledger_service.post(conn, "budget_open", at, [(funding, -amount_krw), (account, amount_krw)], ref=id)
+        ledger_service.post(
+            conn, "budget_open", at, [(funding, -amount_krw), (account, amount_krw)], ref=id
+        )
+    touch_policy(conn)
 
 
 def budget_ref(conn: Connection, budget_id: str) -> BudgetRef | None:
     row = conn.execute(
-        select(budgets.c.id, budgets.c.account_id, budgets.c.funding_account_id).where(budgets.c.id == budget_id)
+        select(budgets.c.id, budgets.c.account_id, budgets.c.funding_account_id).where(
+            budgets.c.id == budget_id
+        )
     ).first()
     return None if row is None else BudgetRef(row.id, row.account_id, row.funding_account_id)
 
@@ -231,6 +250,7 @@ def create_rule(conn: Connection, spec: Mapping[str, Any], *, at: datetime) -> N
             created_at=at,
         )
     )
+    touch_policy(conn)
 
 
 def _compile(row: Any, tree: IssuerTree) -> Rule:
@@ -262,18 +282,62 @@ def _compile(row: Any, tree: IssuerTree) -> Rule:
     )
 
 
+POLICY_TOKEN = "policy_token"
+_CATALOG_CACHE_SIZE = 16
+_catalogs: OrderedDict[str, Catalog] = OrderedDict()
+_catalogs_lock = threading.Lock()
+
+
+def touch_policy(conn: Connection) -> None:
+    """Mark the policy as changed: every cached catalog of this database is stale.
+
+    The token is random, so two databases never share one.
+    """
+    conn.execute(platform_settings.delete().where(platform_settings.c.key == POLICY_TOKEN))
+    conn.execute(insert(platform_settings).values(key=POLICY_TOKEN, value=uuid.uuid4().hex))
+
+
 def catalog(conn: Connection) -> Catalog:
-    """Settings, issuer tree and active rules in definition order."""
+    """Settings, issuer tree and active rules, cached until the policy changes."""
+    token = conn.execute(
+        select(platform_settings.c.value).where(platform_settings.c.key == POLICY_TOKEN)
+    ).scalar()
+    if token is None:
+        return _load_catalog(conn)
+    with _catalogs_lock:
+        found = _catalogs.get(token)
+        if found is not None:
+            _catalogs.move_to_end(token)
+            return found
+    built = _load_catalog(conn)
+    with _catalogs_lock:
+        _catalogs[token] = built
+        while len(_catalogs) > _CATALOG_CACHE_SIZE:
+            _catalogs.popitem(last=False)
+    return built
+
+
+def _load_catalog(conn: Connection) -> Catalog:
+    """Settings, issuer tree and active rules in definition order, from the database."""
     tree = issuer_tree(conn)
     compiled = [
         _compile(r, tree)
         for r in conn.execute(select(rules).where(rules.c.active.is_(True)).order_by(rules.c.seq))
     ]
+    groups: dict[str, set[str]] = {}
+    for row in conn.execute(select(merchant_group_members)):
+        groups.setdefault(row.merchant_id, set()).add(row.group_id)
+    externals = conn.execute(
+        select(accounts.c.code, accounts.c.id).where(accounts.c.kind == "external")
+    )
     return Catalog(
         platform=platform(conn),
         issuers=tree,
         cashback_rules=tuple(r for r in compiled if r.kind == "cashback"),
         fee_support_rules=tuple(r for r in compiled if r.kind == "fee_support"),
+        rule_accounts=rule_sources(conn, compiled),
+        merchant_groups={k: frozenset(v) for k, v in groups.items()},
+        external_accounts=dict(externals.tuples().all()),
     )
 
 
@@ -284,21 +348,27 @@ def rule_sources(conn: Connection, matched: Iterable[Rule]) -> dict[str, int]:
     owners = {r.owner_id for r in matched if r.budget_id is None}
     by_budget = {}
     if budget_ids:
-        by_budget = dict(conn.execute(
-            select(budgets.c.id, budgets.c.account_id).where(budgets.c.id.in_(budget_ids))
-        ).all())
+        by_budget = dict(
+            conn.execute(
+                select(budgets.c.id, budgets.c.account_id).where(budgets.c.id.in_(budget_ids))
+            ).all()
+        )
     by_owner = {}
     if owners:
-        by_owner = dict(conn.execute(
-            select(issuers.c.id, issuers.c.funding_account_id).where(issuers.c.id.in_(owners))
-        ).all())
+        by_owner = dict(
+            conn.execute(
+                select(issuers.c.id, issuers.c.funding_account_id).where(issuers.c.id.in_(owners))
+            ).all()
+        )
     return {
         r.id: by_budget[r.budget_id] if r.budget_id is not None else by_owner[r.owner_id]
         for r in matched
     }
 
 
-def fund_budget(conn: Connection, *, budget_id: object, amount_krw: object, at: datetime) -> dict[str, Any]:
+def fund_budget(
+    conn: Connection, *, budget_id: object, amount_krw: object, at: datetime
+) -> dict[str, Any]:
     """Add money to a budget from its owner's funding (SPEC 3.15: a group funds its promotion)."""
     from eum.money.rules import is_valid_amount
 
@@ -310,6 +380,10 @@ def fund_budget(conn: Connection, *, budget_id: object, amount_krw: object, at: 
     assert isinstance(amount_krw, int)
     ledger_service.lock_balances(conn, [ref.account_id, ref.funding_account_id])
     entry = ledger_service.post(
-        conn, "fund", at, [(ref.funding_account_id, -amount_krw), (ref.account_id, amount_krw)], ref=ref.id
+        conn,
+        "fund",
+        at,
+        [(ref.funding_account_id, -amount_krw), (ref.account_id, amount_krw)],
+        ref=ref.id,
     )
     return {"entry_id": str(entry), "budget": ref.id, "amount": amount_krw}

@@ -22,7 +22,7 @@ from eum.wallets.store import charges, members, withdrawals
 
 
 def _balances(conn: Connection) -> dict[int, int]:
-    return dict(conn.execute(select(accounts.c.id, accounts.c.balance)).all())  # type: ignore[arg-type]
+    return dict(conn.execute(select(accounts.c.id, accounts.c.balance)).tuples().all())
 
 
 def _sum(conn: Connection, column: Any) -> int:
@@ -32,10 +32,13 @@ def _sum(conn: Connection, column: Any) -> int:
 def payment_views(conn: Connection) -> dict[str, dict[str, Any]]:
     """Every payment by its reference (or id), with current values after refunds."""
     lines: dict[int, list[Any]] = defaultdict(list)
-    for ln in conn.execute(select(payment_lines).order_by(payment_lines.c.payment_id, payment_lines.c.seq)):
+    for ln in conn.execute(
+        select(payment_lines).order_by(payment_lines.c.payment_id, payment_lines.c.seq)
+    ):
         lines[ln.payment_id].append(ln)
     out: dict[str, dict[str, Any]] = {}
     for p in conn.execute(select(payments).order_by(payments.c.id)):
+
         def now(x: int, p: Any = p) -> int:
             return current(x, p.charged, p.refunded)
 
@@ -49,7 +52,9 @@ def payment_views(conn: Connection) -> dict[str, dict[str, Any]]:
             "from_cashback": now(p.from_cashback),
             "cashback": {ln.rule_id: now(ln.amount) for ln in lines[p.id] if ln.kind == "cashback"},
             "fee": now(p.fee),
-            "fee_support": {ln.rule_id: now(ln.amount) for ln in lines[p.id] if ln.kind == "fee_support"},
+            "fee_support": {
+                ln.rule_id: now(ln.amount) for ln in lines[p.id] if ln.kind == "fee_support"
+            },
         }
     return out
 
@@ -101,8 +106,7 @@ def platform_state(conn: Connection) -> dict[str, Any]:
 def totals(conn: Connection) -> dict[str, int]:
     """Platform totals computed with aggregate queries (for pages and health checks)."""
     paid = conn.execute(
-        select(func.coalesce(func.sum(payments.c.charged - payments.c.refunded), 0),
-               func.count())
+        select(func.coalesce(func.sum(payments.c.charged - payments.c.refunded), 0), func.count())
     ).one()
     return {
         "members": int(conn.execute(select(func.count()).select_from(members)).scalar_one()),

@@ -42,11 +42,8 @@ class Wallet:
 
 
 def external_account(conn: Connection, code: str) -> int:
-    """The id of a platform-level account, opened on first use."""
-    found = ledger.account_id(conn, code)
-    if found is not None:
-        return found
-    return ledger.open_account(conn, code, "external", allow_negative=True)
+    """The id of a platform-level account (opened by the first migration)."""
+    return policy.catalog(conn).external_accounts[code]
 
 
 def create_member(
@@ -64,7 +61,9 @@ def create_member(
     if conn.execute(select(members.c.id).where(members.c.id == id)).first():
         raise errors.AlreadyExists(f"member {id} exists", field="id")
     if card_kind not in CARD_KINDS:
-        raise errors.InvalidRequest("card kind must be personal, business or corporate", field="kind")
+        raise errors.InvalidRequest(
+            "card kind must be personal, business or corporate", field="kind"
+        )
     if not conn.execute(select(issuers.c.id).where(issuers.c.id == card_issuer_id)).first():
         raise errors.UnknownIssuer(f"no issuer {card_issuer_id}", field="card")
     cashback = ledger.open_account(conn, f"member:{id}:cashback", "cashback")
@@ -83,7 +82,7 @@ def create_member(
             created_at=at,
         )
     )
-    return Member(id, card_issuer_id, card_kind, cashback, charged, 0, 0)  # type: ignore[arg-type]
+    return Member(id, card_issuer_id, card_kind, cashback, charged, 0, 0)
 
 
 def find_member(conn: Connection, member_id: object) -> Member:
@@ -93,8 +92,13 @@ def find_member(conn: Connection, member_id: object) -> Member:
     if row is None:
         raise errors.UnknownMember(f"no member {member_id}", field="member")
     return Member(
-        row.id, row.card_issuer_id, row.card_kind, row.cashback_account_id,
-        row.charged_account_id, row.charged_total, row.spent_net,
+        row.id,
+        row.card_issuer_id,
+        row.card_kind,
+        row.cashback_account_id,
+        row.charged_account_id,
+        row.charged_total,
+        row.spent_net,
     )
 
 
@@ -122,13 +126,15 @@ def _month_charged(conn: Connection, member_id: str, month: str) -> int:
     return 0 if row is None else int(row.charged)
 
 
-def charge(conn: Connection, *, member_id: object, amount_krw: object, at: datetime) -> dict[str, Any]:
+def charge(
+    conn: Connection, *, member_id: object, amount_krw: object, at: datetime
+) -> dict[str, Any]:
     """Charge a wallet from the member's bank: adds to ``charged``, counts as issuance."""
     member = find_member(conn, member_id)
     if not is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
-    limits = policy.platform(conn).limits_for(member.card_kind)
+    limits = policy.catalog(conn).platform.limits_for(member.card_kind)
     bank = external_account(conn, BANK_ACCOUNT)
     held, _ = lock_wallet(conn, member)  # the wallet's lock also guards its month counter
     month = kst_month(at)
@@ -138,10 +144,16 @@ def charge(conn: Connection, *, member_id: object, amount_krw: object, at: datet
     if limits.max_balance_krw is not None and held.total_krw + amount_krw > limits.max_balance_krw:
         raise errors.MaxBalance(field="amount")
     entry = ledger.post(
-        conn, "charge", at, [(bank, -amount_krw), (member.charged_account_id, amount_krw)], ref=member.id
+        conn,
+        "charge",
+        at,
+        [(bank, -amount_krw), (member.charged_account_id, amount_krw)],
+        ref=member.id,
     )
     assert entry is not None
-    conn.execute(insert(charges).values(id=entry, member_id=member.id, amount=amount_krw, at=at))
+    conn.execute(
+        insert(charges), {"id": entry, "member_id": member.id, "amount": amount_krw, "at": at}
+    )
     _bump_month(conn, member.id, month, amount_krw, first=month_total == amount_krw)
     conn.execute(
         update(members)
@@ -152,11 +164,14 @@ def charge(conn: Connection, *, member_id: object, amount_krw: object, at: datet
 
 
 def _bump_month(conn: Connection, member_id: str, month: str, amount: int, *, first: bool) -> None:
-    if first and not conn.execute(
-        select(charge_months.c.member_id).where(
-            charge_months.c.member_id == member_id, charge_months.c.month == month
-        )
-    ).first():
+    if (
+        first
+        and not conn.execute(
+            select(charge_months.c.member_id).where(
+                charge_months.c.member_id == member_id, charge_months.c.month == month
+            )
+        ).first()
+    ):
         conn.execute(insert(charge_months).values(member_id=member_id, month=month, charged=amount))
         return
     conn.execute(
@@ -166,7 +181,9 @@ def _bump_month(conn: Connection, member_id: str, month: str, amount: int, *, fi
     )
 
 
-def withdraw(conn: Connection, *, member_id: object, amount_krw: object, at: datetime) -> dict[str, Any]:
+def withdraw(
+    conn: Connection, *, member_id: object, amount_krw: object, at: datetime
+) -> dict[str, Any]:
     """Pay charged money back to the member's bank, once enough of it was spent (SPEC 3.11)."""
     member = find_member(conn, member_id)
     if not is_valid_amount(amount_krw):
@@ -177,12 +194,18 @@ def withdraw(conn: Connection, *, member_id: object, amount_krw: object, at: dat
     if amount_krw > held.charged_krw:
         raise errors.InsufficientFunds(field="amount")
     member = find_member(conn, member.id)  # counters as of the lock
-    required_bps = policy.platform(conn).withdraw_min_used_bps
+    required_bps = policy.catalog(conn).platform.withdraw_min_used_bps
     if member.spent_net_krw * BPS < required_bps * member.charged_total_krw:
         raise errors.WithdrawalNotAllowed(field="amount")
     entry = ledger.post(
-        conn, "withdraw", at, [(member.charged_account_id, -amount_krw), (bank, amount_krw)], ref=member.id
+        conn,
+        "withdraw",
+        at,
+        [(member.charged_account_id, -amount_krw), (bank, amount_krw)],
+        ref=member.id,
     )
     assert entry is not None
-    conn.execute(insert(withdrawals).values(id=entry, member_id=member.id, amount=amount_krw, at=at))
+    conn.execute(
+        insert(withdrawals).values(id=entry, member_id=member.id, amount=amount_krw, at=at)
+    )
     return {"withdrawal_id": str(entry), "member": member.id, "amount": amount_krw}

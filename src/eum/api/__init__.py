@@ -1,0 +1,1 @@
+"""HTTP edge: routers, schemas, error mapping. Thin: it calls services and renders."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2), Korean first. Thin: they show what services return."""
