@@ -4,6 +4,10 @@ runs service calls the way the entry points do (one transaction each)."""
 from __future__ import annotations
 
 import os
+
+# Cheap password hashing in tests (production keeps argon2-cffi's defaults).
+os.environ.setdefault("EUM_PASSWORD_TIME_COST", "1")
+os.environ.setdefault("EUM_PASSWORD_MEMORY_KIB", "1024")
 from collections.abc import Callable, Iterator
 from typing import Any
 

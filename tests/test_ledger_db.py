@@ -130,3 +130,10 @@ def test_ledger_verify_command_exits_1_with_a_report(tmp_path: object) -> None:
     assert bad.returncode == 1
     assert "MISMATCH account test:a: balance 0 but postings sum to -300" in bad.stdout
     engine.dispose()
+
+
+def test_sqlite_commits_are_durable_and_in_wal_mode(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: fsync on commit
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -431,9 +431,7 @@ def test_a_refund_moves_back_the_difference_before_and_after() -> None:
     assert refunds.moved_back(99, 1_000, 667, 333) == 32
 
 
-def test_partial_refunds_are_computed_from_the_original_values_so_rounding_never_compounds() -> (
-    None
-):
+def test_rounding_never_compounds_over_partial_refunds() -> None:
     # X = 10 on c = 6, refunded one won at a time. From the original: 8, 6, 5, 3, 1, 0.
     # Compounding (floor of the previous value) would give 8, 6, 4, ...
     currents = [refunds.current(10, 6, refunded) for refunded in range(7)]
@@ -580,8 +578,9 @@ def test_split_refunds_summed_equal_one_full_refund(case: tuple[int, int, list[i
         "qualifying_krw": {"base": derived, "launch": charged},
         "fee_support_krw": {"fee": derived // 200},
     }
-    totals = {"from_cashback": 0, "fee": 0, "base": 0, "launch": 0, "q_base": 0, "q_launch": 0}
-    totals["fee_support"] = 0
+    totals = dict.fromkeys(
+        ["from_cashback", "fee", "base", "launch", "q_base", "q_launch", "fee_support"], 0
+    )
     refunded = 0
     for part in parts:
         split = refunds.split_refund(

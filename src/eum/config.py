@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "eum.sqlite3"
+DEMO_SECRET = b"eum-demo-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -18,7 +19,25 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Demo mode allows the built-in demo secret; outside it a secret must be configured.
     demo: bool = True
+    secret_key: str | None = None
+    token_ttl_minutes: int = 12 * 60
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    qr_ttl_seconds: int = 300
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile)
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    max_body_bytes: int = 64 * 1024
+
+    def signing_key(self) -> bytes:
+        """The server key that signs QR payloads (never a default outside demo mode)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if not self.demo:
+            raise RuntimeError("EUM_SECRET_KEY must be set when EUM_DEMO is false")
+        return DEMO_SECRET
 
 
 @lru_cache(maxsize=1)

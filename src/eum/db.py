@@ -10,14 +10,16 @@ on a lock upgrade. PostgreSQL runs through psycopg 3.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,11 +83,15 @@ def _sqlite_hooks(engine: Engine) -> None:
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    """Serialization failures, deadlocks and SQLite busy errors are safe to retry."""
+    """Serialization failures, deadlocks, SQLite busy errors and a lost race for an
+    idempotency key (the retry then finds the winner's result and replays it)."""
     code = getattr(exc.orig, "sqlstate", None)
     if code in ("40001", "40P01"):
         return True
-    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+    message = str(exc.orig).lower()
+    if isinstance(exc, IntegrityError) and "idempotency_keys" in message:
+        return True
+    return isinstance(exc, OperationalError) and "locked" in message
 
 
 @contextmanager
@@ -125,3 +131,18 @@ def add_to_counter(
         index_elements=list(keys), set_={column: getattr(table.c, column) + delta}
     )
     conn.execute(stmt)
+
+
+class Database:
+    """What entry points hold: run a use case in a transaction, or read in one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        result: T = run_in_transaction(self.engine, fn, *args, **kwargs)
+        return result
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn, *args, **kwargs)

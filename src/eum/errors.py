@@ -245,4 +245,68 @@ AlreadyExists = _error(
     "Raised when creating something whose id is taken.",
 )
 
+Unauthorized = _error(
+    "unauthorized",
+    401,
+    "로그인이 필요합니다.",
+    "Authentication is required or failed.",
+    "Raised when a token is missing, unknown, expired or revoked, or a login fails.",
+)
+AccountLocked = _error(
+    "account_locked",
+    423,
+    "로그인 실패가 많아 잠시 잠겼습니다. 잠시 후 다시 시도하세요.",
+    "Too many failed logins: the account is locked for a while.",
+    "Raised when logging in to an account locked after repeated failures.",
+)
+Forbidden = _error(
+    "forbidden",
+    403,
+    "권한이 없습니다.",
+    "You are not allowed to do this.",
+    "Raised when the caller's role or area does not allow the request.",
+)
+NotFound = _error(
+    "not_found",
+    404,
+    "찾을 수 없습니다.",
+    "Not found.",
+    "Raised for a resource that does not exist or lies outside the caller's area.",
+)
+IdempotencyKeyRequired = _error(
+    "idempotency_key_required",
+    400,
+    "Idempotency-Key 헤더가 필요합니다.",
+    "Requests that move money need an Idempotency-Key header.",
+    "Raised when a money request comes without an Idempotency-Key header.",
+)
+QrInvalid = _error(
+    "qr_invalid",
+    422,
+    "올바르지 않은 QR 코드입니다.",
+    "The QR payload is not valid.",
+    "Raised for a QR payload that was altered, malformed or signed with another key.",
+)
+QrExpired = _error(
+    "qr_expired",
+    422,
+    "유효 시간이 지난 QR 코드입니다.",
+    "The QR payload has expired.",
+    "Raised for a QR payload used after its expiry.",
+)
+QrAmountMismatch = _error(
+    "qr_amount_mismatch",
+    422,
+    "QR 코드의 금액과 결제 금액이 다릅니다.",
+    "The amount differs from the QR payload's fixed amount.",
+    "Raised when a payment's amount differs from the fixed amount in its QR payload.",
+)
+InvalidState = _error(
+    "invalid_state",
+    409,
+    "지금 상태에서는 할 수 없습니다.",
+    "Not possible in the current state.",
+    "Raised when an action does not fit the current state (e.g. approving twice).",
+)
+
 ALL_ERRORS: dict[str, type[EumError]] = {cls.code: cls for cls in EumError.__subclasses__()}

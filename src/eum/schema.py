@@ -1,6 +1,8 @@
 """Every table of every room, imported so that ``metadata`` is complete (migrations use it)."""
 
 from eum import idempotency  # noqa: F401
+from eum.audit import store as audit_store  # noqa: F401
+from eum.auth import store as auth_store  # noqa: F401
 from eum.community import store as community_store  # noqa: F401
 from eum.db import metadata
 from eum.ledger import store as ledger_store  # noqa: F401

@@ -8,15 +8,72 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eum import __version__
+from eum.api import (
+    problems,
+    routes_auth,
+    routes_community,
+    routes_merchants,
+    routes_ops,
+    routes_policy,
+    routes_wallet,
+)
 from eum.config import settings
-from eum.db import make_engine
-from eum.errors import EumError
+from eum.db import Database, make_engine
 from eum.stats.service import totals
 from eum.web import pages
+
+
+class BodyLimit:
+    """Refuse request bodies above a size limit with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = problems.problem(
+            413,
+            "payload_too_large",
+            "요청 본문이 너무 큽니다.",
+            "The request body is too large.",
+            f"at most {self.max_bytes} bytes",
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -29,22 +86,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine or make_engine(settings().database_url)
-
-    @app.exception_handler(EumError)
-    async def _domain_error(_request: Request, exc: EumError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status,
-            media_type="application/problem+json",
-            content={
-                "type": f"https://eum.example/errors/{exc.code}",
-                "title": exc.message_ko,
-                "title_en": exc.message_en,
-                "status": exc.status,
-                "code": exc.code,
-                "detail": exc.detail,
-                "field": exc.field,
-            },
-        )
+    app.state.db = Database(app.state.engine)
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings().max_body_bytes)
+    for module in (
+        routes_auth,
+        routes_wallet,
+        routes_merchants,
+        routes_policy,
+        routes_community,
+        routes_ops,
+    ):
+        app.include_router(module.router)
 
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, Any]:

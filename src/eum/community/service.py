@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from eum import errors
+from eum.audit import service as audit
+from eum.auth.model import Principal
 from eum.community.store import campaigns, contributions, donations, user_group_members, user_groups
 from eum.ledger import service as ledger
 from eum.merchants.service import _name
@@ -190,3 +193,47 @@ def contribute(
         )
     )
     return {"contribution_id": str(entry), "group": group.id, "amount": amount_krw}
+
+
+# --- the same use cases started by a person through an entry point ----------------------
+
+GROUP_ID_BYTES = 6
+MAX_GROUP_MEMBERS_AT_START = 100
+
+
+def create_campaign_as(
+    conn: Connection, *, id: str, name: str, owner: str, by: Principal, at: datetime
+) -> None:
+    """An issuer admin (for an owner in its subtree) or an operator opens a campaign."""
+    if not by.sees_issuer(owner):
+        raise errors.Forbidden(f"issuer {owner} is outside your area", field="owner")
+    create_campaign(conn, id=id, name=name, owner=owner, at=at)
+    audit.record(
+        conn,
+        at=at,
+        actor_id=by.user_id,
+        actor_role=by.role,
+        action="campaign.create",
+        target=f"campaign:{id}",
+        issuer_id=owner,
+        detail={"by": by.login, "name": name},
+    )
+
+
+def start_group(
+    conn: Connection,
+    *,
+    owner: str,
+    name: str,
+    members: Iterable[str],
+    at: datetime,
+    id: str | None = None,
+) -> Group:
+    """A member starts a user group and owns it; without an id one is made up."""
+    others = sorted(set(members))
+    if len(others) > MAX_GROUP_MEMBERS_AT_START:
+        raise errors.InvalidRequest(
+            f"at most {MAX_GROUP_MEMBERS_AT_START} members at the start", field="members"
+        )
+    group_id = id if id is not None else "g-" + secrets.token_hex(GROUP_ID_BYTES)
+    return create_group(conn, id=group_id, name=name, owner=owner, members=others, at=at)

@@ -1,15 +1,26 @@
-"""Use cases of merchants: registration, merchant groups, coupons and claims."""
+"""Use cases of merchants: registration and its approval, Benefit Plus, QR codes,
+merchant groups, coupons and claims.
+
+Who may act is decided here, from the caller's ``Principal``, so that every entry point
+gets the same answer: a merchant acts on itself, an issuer admin on merchants in the
+districts its issuer covers, an operator everywhere. Every check runs before the first
+write; admin actions are audited in the same transaction as the change.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from eum import errors
-from eum.clock import kst_day
+from eum.audit import service as audit
+from eum.auth.model import ADMIN_ROLES, Principal
+from eum.clock import kst_day, parse_date
 from eum.ledger import service as ledger
 from eum.merchants.store import (
     coupon_claims,
@@ -20,10 +31,12 @@ from eum.merchants.store import (
 )
 from eum.money.model import MAX_DISCOUNT_BPS, MIN_DISCOUNT_BPS, TIERS, Tier
 from eum.money.rules import is_valid_amount
+from eum.payments import qr
 from eum.policy.service import _check_id, _is_krw
 
 MAX_NAME_LENGTH = 200
 MAX_CARD_FEE_BPS = 1000
+STATUSES = ("pending", "approved", "rejected")
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class Merchant:
     active: bool
     receivable_account_id: int
     payout_account_id: int
+    status: str = "approved"  # registration: pending -> approved | rejected
 
 
 def _name(value: object, field: str = "name") -> str:
@@ -60,6 +74,7 @@ def create_merchant(
     annual_sales_krw: int = 0,
     card_fee_bps: int = 0,
     active: bool = True,
+    status: str = "approved",
 ) -> Merchant:
     """Register a merchant; a Benefit Plus merchant gives a 1-7% pre-discount (SPEC 3.6)."""
     _check_id(id, "id")
@@ -78,6 +93,8 @@ def create_merchant(
             )
     else:
         discount_bps = 0
+    if status not in STATUSES:
+        raise errors.InvalidRequest("status must be pending, approved or rejected", field="status")
     if not _is_krw(annual_sales_krw):
         raise errors.InvalidRequest("annual_sales must be won", field="annual_sales")
     if not isinstance(card_fee_bps, int) or not 0 <= card_fee_bps <= MAX_CARD_FEE_BPS:
@@ -96,6 +113,7 @@ def create_merchant(
         annual_sales=annual_sales_krw,
         card_fee_bps=card_fee_bps,
         active=bool(active),
+        status=status,
         receivable_account_id=receivable,
         payout_account_id=payout,
         created_at=at,
@@ -118,6 +136,7 @@ def _merchant(row: object) -> Merchant:
         active=get("active"),
         receivable_account_id=get("receivable_account_id"),
         payout_account_id=get("payout_account_id"),
+        status=get("status"),
     )
 
 
@@ -238,18 +257,18 @@ def find_coupon(conn: Connection, coupon_id: object) -> Coupon:
 
 
 def claim_coupon(
-    conn: Connection, *, member_id: str, coupon_id: str, at: datetime
+    conn: Connection, *, member_id: object, coupon_id: object, at: datetime
 ) -> dict[str, object]:
     """A member claims one unit of a coupon (SPEC 3.12)."""
     from eum.wallets.service import find_member  # wallets depend on nothing here
 
-    find_member(conn, member_id)
+    member = find_member(conn, member_id)
     coupon = find_coupon(conn, coupon_id)
     if not coupon.valid_on(kst_day(at)):
         raise errors.CouponExpired(field="coupon")
     held = conn.execute(
         select(coupon_claims.c.member_id).where(
-            coupon_claims.c.coupon_id == coupon_id, coupon_claims.c.member_id == member_id
+            coupon_claims.c.coupon_id == coupon.id, coupon_claims.c.member_id == member.id
         )
     ).first()
     if held is not None:
@@ -257,16 +276,16 @@ def claim_coupon(
     # Claim the unit with a guarded increment so that two claims never take the last one.
     taken = conn.execute(
         update(coupons)
-        .where(coupons.c.id == coupon_id)
+        .where(coupons.c.id == coupon.id)
         .where((coupons.c.quantity.is_(None)) | (coupons.c.claimed < coupons.c.quantity))
         .values(claimed=coupons.c.claimed + 1)
     ).rowcount
     if taken != 1:
         raise errors.CouponSoldOut(field="coupon")
     conn.execute(
-        insert(coupon_claims).values(coupon_id=coupon_id, member_id=member_id, claimed_at=at)
+        insert(coupon_claims).values(coupon_id=coupon.id, member_id=member.id, claimed_at=at)
     )
-    return {"coupon": coupon_id, "member": member_id}
+    return {"coupon": coupon.id, "member": member.id}
 
 
 def coupon_held(conn: Connection, coupon_id: str, member_id: str) -> bool:
@@ -290,3 +309,333 @@ def use_coupon(conn: Connection, coupon_id: str, member_id: str, payment_id: int
         .values(used_payment_id=payment_id)
     ).rowcount
     assert done == 1, "coupon_held was checked in the same transaction"
+
+
+# --- who may act ----------------------------------------------------------------------
+
+MAX_NOTE_LENGTH = 500
+MAX_GROUP_MERCHANTS = 500
+MAX_QR_TTL_SECONDS = 86_400
+COUPON_ID_BYTES = 8
+
+
+def owns(p: Principal | None, merchant_id: str) -> bool:
+    """The caller is the merchant itself."""
+    return p is not None and p.role == "merchant" and p.merchant_id == merchant_id
+
+
+def administers(p: Principal | None, district: str) -> bool:
+    """An operator, or an issuer admin whose issuer covers the district."""
+    if p is None:
+        return False
+    if p.role == "operator":
+        return True
+    return p.role == "issuer_admin" and p.districts is not None and district in p.districts
+
+
+def require(merchant: Merchant, allowed: bool) -> None:
+    """Refuse a caller who may not act: an approved merchant is public, so the refusal is
+    ``forbidden``; one still pending (or rejected) looks the same as a missing one."""
+    if allowed:
+        return
+    if merchant.status == "approved":
+        raise errors.Forbidden("only the merchant or an admin of its area may do this")
+    raise errors.UnknownMerchant(f"no merchant {merchant.id}", field="merchant")
+
+
+def _area_issuer(conn: Connection, district: str) -> str | None:
+    """The most specific issuer covering a district (a district issuer before its metro)."""
+    from eum.policy.service import issuer_tree
+
+    tree = issuer_tree(conn)
+    covering = [i for i, ds in tree.districts.items() if district in ds]
+    return max(covering, key=lambda i: (len(_ancestors(tree.parent, i)), i), default=None)
+
+
+def _ancestors(parent: Mapping[str, str | None], issuer_id: str) -> list[str]:
+    out: list[str] = []
+    up = parent.get(issuer_id)
+    while up is not None and up not in out:
+        out.append(up)
+        up = parent.get(up)
+    return out
+
+
+def _audit(
+    conn: Connection,
+    by: Principal,
+    at: datetime,
+    action: str,
+    target: str,
+    district: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """Record an admin's action under its own issuer; an operator's goes under the issuer
+    of the district concerned, so that the district's admins see it too."""
+    issuer_id = by.issuer_id
+    if issuer_id is None and district is not None:
+        issuer_id = _area_issuer(conn, district)
+    audit.record(
+        conn,
+        at=at,
+        actor_id=by.user_id,
+        actor_role=by.role,
+        action=action,
+        target=target,
+        detail=detail,
+        issuer_id=issuer_id,
+    )
+
+
+# --- registration ----------------------------------------------------------------------
+
+
+def register_merchant(
+    conn: Connection,
+    *,
+    id: str,
+    at: datetime,
+    name: str,
+    district: str,
+    category: str | None = None,
+    annual_sales: int = 0,
+    card_fee_bps: int = 0,
+) -> Merchant:
+    """A shop owner's registration: the merchant waits, inactive, for its area's admin."""
+    return create_merchant(
+        conn,
+        id=id,
+        name=name,
+        district=district,
+        at=at,
+        category=category,
+        annual_sales_krw=annual_sales,
+        card_fee_bps=card_fee_bps,
+        active=False,
+        status="pending",
+    )
+
+
+def decide_registration(
+    conn: Connection,
+    *,
+    by: Principal,
+    merchant_id: str,
+    approve: bool,
+    at: datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """An admin of the merchant's area approves (it can take payments) or rejects it."""
+    merchant = find_merchant(conn, merchant_id)
+    require(merchant, administers(by, merchant.district))
+    if not isinstance(approve, bool):
+        raise errors.InvalidRequest("approve must be true or false", field="approve")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH):
+        raise errors.InvalidRequest(
+            f"note must be at most {MAX_NOTE_LENGTH} characters", field="note"
+        )
+    if merchant.status != "pending":
+        raise errors.InvalidState(f"the registration is already {merchant.status}", field="approve")
+    status = "approved" if approve else "rejected"
+    # Guarded on the old status: of two admins deciding at once, the second finds no row.
+    done = conn.execute(
+        update(merchants)
+        .where(merchants.c.id == merchant.id, merchants.c.status == "pending")
+        .values(status=status, active=approve)
+    ).rowcount
+    if done != 1:
+        raise errors.InvalidState("the registration was decided meanwhile", field="approve")
+    _audit(
+        conn,
+        by,
+        at,
+        "merchant.approve" if approve else "merchant.reject",
+        merchant.id,
+        merchant.district,
+        {"note": note, "district": merchant.district},
+    )
+    return {"merchant": merchant.id, "status": status, "active": approve}
+
+
+# --- Benefit Plus ----------------------------------------------------------------------
+
+
+def join_benefit_plus(
+    conn: Connection, *, by: Principal, merchant_id: str, discount_bps: int, at: datetime
+) -> dict[str, Any]:
+    """The merchant (or an admin of its area) joins Benefit Plus with a 1-7% pre-discount."""
+    merchant = find_merchant(conn, merchant_id)
+    require(merchant, owns(by, merchant.id) or administers(by, merchant.district))
+    if (
+        not isinstance(discount_bps, int)
+        or isinstance(discount_bps, bool)
+        or not MIN_DISCOUNT_BPS <= discount_bps <= MAX_DISCOUNT_BPS
+    ):
+        raise errors.InvalidRequest(
+            "Benefit Plus needs discount_bps 100..700", field="discount_bps"
+        )
+    return _set_tier(conn, by, merchant, "benefit_plus", discount_bps, at)
+
+
+def leave_benefit_plus(
+    conn: Connection, *, by: Principal, merchant_id: str, at: datetime
+) -> dict[str, Any]:
+    """Back to the general tier: no pre-discount from now on."""
+    merchant = find_merchant(conn, merchant_id)
+    require(merchant, owns(by, merchant.id) or administers(by, merchant.district))
+    return _set_tier(conn, by, merchant, "general", 0, at)
+
+
+def _set_tier(
+    conn: Connection, by: Principal, merchant: Merchant, tier: Tier, discount_bps: int, at: datetime
+) -> dict[str, Any]:
+    # Payments read the tier from the merchant row, so no cached catalog goes stale.
+    conn.execute(
+        update(merchants)
+        .where(merchants.c.id == merchant.id)
+        .values(tier=tier, discount_bps=discount_bps)
+    )
+    if not owns(by, merchant.id):
+        _audit(
+            conn,
+            by,
+            at,
+            f"merchant.benefit_plus.{'join' if tier != 'general' else 'leave'}",
+            merchant.id,
+            merchant.district,
+            {"tier": tier, "discount_bps": discount_bps, "was": merchant.discount_bps},
+        )
+    return {"merchant": merchant.id, "tier": tier, "discount_bps": discount_bps}
+
+
+# --- QR codes --------------------------------------------------------------------------
+
+
+def qr_code(
+    conn: Connection,
+    *,
+    by: Principal,
+    merchant_id: str,
+    amount_krw: int | None,
+    ttl_seconds: int,
+    at: datetime,
+    key: bytes,
+) -> dict[str, Any]:
+    """A signed QR payload the merchant shows; a member's app pays it (channel ``qr``)."""
+    merchant = find_merchant(conn, merchant_id)
+    require(merchant, owns(by, merchant.id))
+    if amount_krw is not None and not is_valid_amount(amount_krw):
+        raise errors.InvalidAmount(field="amount")
+    if (
+        not isinstance(ttl_seconds, int)
+        or isinstance(ttl_seconds, bool)
+        or not 1 <= ttl_seconds <= MAX_QR_TTL_SECONDS
+    ):
+        raise errors.InvalidRequest(
+            f"ttl_seconds must be 1..{MAX_QR_TTL_SECONDS}", field="ttl_seconds"
+        )
+    if not merchant.active:
+        raise errors.MerchantInactive(field="merchant")
+    # The payload keeps whole seconds; say the same expiry the payload will enforce.
+    expires_at = (at + timedelta(seconds=ttl_seconds)).replace(microsecond=0)
+    payload = qr.issue(key, merchant.id, amount_krw, expires_at)
+    return {
+        "payload": payload,
+        "expires_at": expires_at,
+        "merchant": merchant.id,
+        "amount": amount_krw,
+        "pay_url": f"/pay?qr={payload}",
+    }
+
+
+# --- coupons and merchant groups by their owners ---------------------------------------
+
+
+def _day(value: object, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise errors.InvalidRequest(f"{field} must be a date (YYYY-MM-DD)", field=field) from None
+
+
+def issue_coupon(
+    conn: Connection,
+    *,
+    by: Principal,
+    merchant_id: str,
+    value_krw: int,
+    at: datetime,
+    min_spend_krw: int = 0,
+    quantity: int | None = None,
+    valid_from: object = None,
+    valid_until: object = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The merchant issues a coupon (free for Benefit Plus shops); its id is generated."""
+    merchant = find_merchant(conn, merchant_id)
+    require(merchant, owns(by, merchant.id))
+    start, end = _day(valid_from, "from"), _day(valid_until, "until")
+    if start is not None and end is not None and start > end:
+        raise errors.InvalidRequest("from must not be after until", field="until")
+    if quantity is not None and (
+        isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1
+    ):
+        raise errors.InvalidRequest("quantity must be at least 1", field="quantity")
+    clean_name = None if name is None else _name(name)
+    coupon_id = "k-" + secrets.token_hex(COUPON_ID_BYTES)
+    create_coupon(
+        conn,
+        id=coupon_id,
+        merchant_id=merchant.id,
+        value_krw=value_krw,
+        at=at,
+        min_spend_krw=min_spend_krw,
+        quantity=quantity,
+        valid_from=start,
+        valid_until=end,
+        name=clean_name,
+    )
+    return {
+        "id": coupon_id,
+        "merchant": merchant.id,
+        "name": clean_name,
+        "value": value_krw,
+        "min_spend": min_spend_krw,
+        "quantity": quantity,
+        "remaining": quantity,
+        "from": start,
+        "until": end,
+    }
+
+
+def form_merchant_group(
+    conn: Connection,
+    *,
+    by: Principal,
+    id: str,
+    name: str,
+    merchant_ids: Sequence[str],
+    at: datetime,
+) -> dict[str, Any]:
+    """An admin groups merchants of its own area (e.g. a market street), audited."""
+    if by.role not in ADMIN_ROLES:
+        raise errors.Forbidden("only issuer admins and operators form merchant groups")
+    members = sorted(set(merchant_ids))
+    if not 1 <= len(members) <= MAX_GROUP_MERCHANTS:
+        raise errors.InvalidRequest(
+            f"a group has 1..{MAX_GROUP_MERCHANTS} merchants", field="merchants"
+        )
+    districts: set[str] = set()
+    for merchant_id in members:
+        merchant = find_merchant(conn, merchant_id)
+        require(merchant, administers(by, merchant.district))
+        districts.add(merchant.district)
+    clean_name = _name(name)
+    create_merchant_group(conn, id=id, name=clean_name, merchant_ids=members, at=at)
+    area = next(iter(districts)) if len(districts) == 1 else None
+    _audit(
+        conn, by, at, "merchant_group.create", id, area, {"name": clean_name, "merchants": members}
+    )
+    return {"id": id, "name": clean_name, "merchants": members}

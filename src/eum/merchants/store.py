@@ -29,6 +29,8 @@ merchants = Table(
     Column("annual_sales", BigInteger, nullable=False, default=0),
     Column("card_fee_bps", Integer, nullable=False, default=0),
     Column("active", Boolean, nullable=False, default=True),
+    # registration: pending -> approved (active) | rejected, decided by the district's admin
+    Column("status", String(20), nullable=False, default="approved", server_default="approved"),
     Column("receivable_account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("payout_account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

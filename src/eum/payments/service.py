@@ -287,6 +287,7 @@ def _book(
         },
     )
     lines = [*cb_lines, *fs_lines]
+    capped = {r.id for r in cb_rules if r.monthly_cap_krw is not None}
     if lines:
         conn.execute(
             insert(payment_lines),
@@ -298,6 +299,7 @@ def _book(
                     "kind": ln.kind,
                     "budget_id": ln.budget_id,
                     "account_id": source_of[ln.rule_id],
+                    "capped": ln.rule_id in capped,
                     "qualifying": ln.qualifying_krw,
                     "amount": ln.amount_krw,
                 }
@@ -446,8 +448,9 @@ def refund(
             at=at,
         )
     )
+    capped = {ln.rule_id for ln in lines if ln.capped}
     for rule_id, back in split.qualifying_krw.items():
-        if back and payment.member_id is not None:
+        if back and rule_id in capped and payment.member_id is not None:
             # The cap is given back to the month of the original payment (SPEC 3.9).
             add_to_counter(
                 conn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    false,
 )
 
 from eum.db import metadata
@@ -54,6 +56,8 @@ payment_lines = Table(
     Column("budget_id", String(64)),
     Column("account_id", Integer, nullable=False),  # the budget (or issuer funding) that paid
     Column("qualifying", BigInteger, nullable=False),  # as when paid
+    # whether `qualifying` was counted against a monthly cap (so a refund gives it back)
+    Column("capped", Boolean, nullable=False, default=False, server_default=false()),
     Column("amount", BigInteger, nullable=False),  # as when paid
 )
 

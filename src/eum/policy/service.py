@@ -10,15 +10,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from eum import errors
+from eum.audit import service as audit
+from eum.auth.model import Principal
 from eum.ledger import service as ledger_service
 from eum.ledger.store import accounts
-from eum.merchants.store import merchant_group_members, merchant_groups
+from eum.merchants.store import merchant_group_members, merchant_groups, merchants
 from eum.money.model import CARD_KINDS, CHANNELS, MAX_RATE_BPS, RULE_KINDS, TIERS, Rule
 from eum.policy.model import Catalog, IssuerTree, Limits, Platform
-from eum.policy.store import budgets, issuer_districts, issuers, platform_settings, rules
+from eum.policy.store import (
+    budgets,
+    issuer_districts,
+    issuers,
+    platform_settings,
+    rule_versions,
+    rules,
+)
 
 MAX_DISTRICTS = 200
 MAX_ID_LENGTH = 64
@@ -194,8 +203,13 @@ def _str_set(value: object, field: str, allowed: Iterable[str] | None = None) ->
     return sorted(set(value))
 
 
-def create_rule(conn: Connection, spec: Mapping[str, Any], *, at: datetime) -> None:
-    """Define a cashback or fee-support rule; definition order is the order of creation."""
+def create_rule(
+    conn: Connection, spec: Mapping[str, Any], *, at: datetime, changed_by: str = "system"
+) -> None:
+    """Define a cashback or fee-support rule; definition order is the order of creation.
+
+    Version 1 of the rule's history is written with it.
+    """
     rule_id = _check_id(spec.get("id", ""), "id")
     if conn.execute(select(rules.c.id).where(rules.c.id == rule_id)).first():
         raise errors.AlreadyExists(f"rule {rule_id} exists", field="id")
@@ -206,6 +220,25 @@ def create_rule(conn: Connection, spec: Mapping[str, Any], *, at: datetime) -> N
     owner = spec.get("owner")
     if owner not in tree.parent:
         raise errors.UnknownIssuer(f"no issuer {owner}", field="owner")
+    values = _rule_values(conn, spec, tree)
+    seq = (conn.execute(select(func.max(rules.c.seq))).scalar() or 0) + 1
+    conn.execute(
+        insert(rules).values(
+            id=rule_id,
+            seq=seq,
+            kind=kind,
+            owner_id=owner,
+            active=True,
+            created_at=at,
+            **values,
+        )
+    )
+    _add_version(conn, rule_id, at=at, changed_by=changed_by, change="created")
+    touch_policy(conn)
+
+
+def _rule_values(conn: Connection, spec: Mapping[str, Any], tree: IssuerTree) -> dict[str, Any]:
+    """The checked conditions of a rule (SPEC 3.7), as column values."""
     cards = spec.get("cards")
     if cards is not None and cards not in tree.parent:
         raise errors.UnknownIssuer(f"no issuer {cards}", field="cards")
@@ -226,31 +259,21 @@ def create_rule(conn: Connection, spec: Mapping[str, Any], *, at: datetime) -> N
     group = spec.get("merchant_group")
     if group is not None and not isinstance(group, str):
         raise errors.InvalidRequest("merchant_group must be an id", field="merchant_group")
-    seq = (conn.execute(select(func.max(rules.c.seq))).scalar() or 0) + 1
-    conn.execute(
-        insert(rules).values(
-            id=rule_id,
-            seq=seq,
-            kind=kind,
-            name=spec.get("name"),
-            owner_id=owner,
-            budget_id=budget,
-            rate_bps=_bps(spec.get("rate_bps"), "rate_bps"),
-            monthly_cap=cap,
-            cards=cards,
-            districts=_str_set(spec.get("districts"), "districts"),
-            card_kinds=_str_set(spec.get("card_kinds"), "card_kinds", CARD_KINDS),
-            merchant_tiers=_str_set(spec.get("merchant_tiers"), "merchant_tiers", TIERS),
-            max_annual_sales=max_sales,
-            channels=_str_set(spec.get("channels"), "channels", CHANNELS),
-            merchant_group=group,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            active=True,
-            created_at=at,
-        )
-    )
-    touch_policy(conn)
+    return {
+        "name": spec.get("name"),
+        "budget_id": budget,
+        "rate_bps": _bps(spec.get("rate_bps"), "rate_bps"),
+        "monthly_cap": cap,
+        "cards": cards,
+        "districts": _str_set(spec.get("districts"), "districts"),
+        "card_kinds": _str_set(spec.get("card_kinds"), "card_kinds", CARD_KINDS),
+        "merchant_tiers": _str_set(spec.get("merchant_tiers"), "merchant_tiers", TIERS),
+        "max_annual_sales": max_sales,
+        "channels": _str_set(spec.get("channels"), "channels", CHANNELS),
+        "merchant_group": group,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+    }
 
 
 def _compile(row: Any, tree: IssuerTree) -> Rule:
@@ -337,7 +360,7 @@ def _load_catalog(conn: Connection) -> Catalog:
         fee_support_rules=tuple(r for r in compiled if r.kind == "fee_support"),
         rule_accounts=rule_sources(conn, compiled),
         merchant_groups={k: frozenset(v) for k, v in groups.items()},
-        external_accounts=dict(externals.tuples().all()),
+        external_accounts={r.code: r.id for r in externals},
     )
 
 
@@ -387,3 +410,387 @@ def fund_budget(
         ref=ref.id,
     )
     return {"entry_id": str(entry), "budget": ref.id, "amount": amount_krw}
+
+
+# --- rule history, changes and closing ------------------------------------------------------
+
+# What a rule change may touch: every condition of SPEC 3.7, never id, kind or owner.
+RULE_FIELDS = (
+    "name",
+    "budget",
+    "rate_bps",
+    "monthly_cap",
+    "cards",
+    "districts",
+    "card_kinds",
+    "merchant_tiers",
+    "max_annual_sales",
+    "channels",
+    "merchant_group",
+    "from",
+    "until",
+)
+
+
+def _rule_row(conn: Connection, rule_id: object) -> Any:
+    row = None
+    if isinstance(rule_id, str):
+        row = conn.execute(select(rules).where(rules.c.id == rule_id)).first()
+    if row is None:
+        raise errors.UnknownRule(f"no rule {rule_id}", field="rule")
+    return row
+
+
+def _conditions(row: Any) -> dict[str, Any]:
+    """A rule row in the vocabulary of SPEC 3.7 (dates as dates)."""
+    return {
+        "name": row.name,
+        "budget": row.budget_id,
+        "rate_bps": row.rate_bps,
+        "monthly_cap": row.monthly_cap,
+        "cards": row.cards,
+        "districts": row.districts,
+        "card_kinds": row.card_kinds,
+        "merchant_tiers": row.merchant_tiers,
+        "max_annual_sales": row.max_annual_sales,
+        "channels": row.channels,
+        "merchant_group": row.merchant_group,
+        "from": row.valid_from,
+        "until": row.valid_until,
+    }
+
+
+def rule_spec(row: Any) -> dict[str, Any]:
+    """A rule as JSON in the vocabulary of SPEC 3.7: what its history keeps of each version."""
+    spec = {"id": row.id, "kind": row.kind, "owner": row.owner_id, **_conditions(row)}
+    for name in ("from", "until"):
+        spec[name] = spec[name].isoformat() if spec[name] is not None else None
+    return {**spec, "active": bool(row.active)}
+
+
+def _add_version(
+    conn: Connection, rule_id: str, *, at: datetime, changed_by: str, change: str
+) -> int:
+    version = (
+        conn.execute(
+            select(func.max(rule_versions.c.version)).where(rule_versions.c.rule_id == rule_id)
+        ).scalar()
+        or 0
+    ) + 1
+    conn.execute(
+        insert(rule_versions).values(
+            rule_id=rule_id,
+            version=version,
+            changed_at=at,
+            changed_by=changed_by,
+            change=change,
+            spec=rule_spec(_rule_row(conn, rule_id)),
+        )
+    )
+    return version
+
+
+def change_rule(
+    conn: Connection,
+    rule_id: object,
+    changes: Mapping[str, Any],
+    *,
+    at: datetime,
+    changed_by: str = "system",
+) -> int:
+    """Change conditions of an active rule (a null clears one to its default); it keeps its
+    place in definition order and its cap usage. Returns the new version number."""
+    row = _rule_row(conn, rule_id)
+    if not row.active:
+        raise errors.InvalidState(f"rule {row.id} is closed", field="rule")
+    unknown = sorted(set(changes) - set(RULE_FIELDS))
+    if unknown:
+        raise errors.InvalidRequest(f"cannot change {', '.join(unknown)}", field=unknown[0])
+    if not changes:
+        raise errors.InvalidRequest("nothing to change")
+    values = _rule_values(conn, {**_conditions(row), **changes}, issuer_tree(conn))
+    # The rule row is updated (so locked) before the next version number is read: two
+    # changes of one rule queue here instead of both taking the same version.
+    conn.execute(update(rules).where(rules.c.id == row.id).values(**values))
+    version = _add_version(conn, row.id, at=at, changed_by=changed_by, change="changed")
+    touch_policy(conn)
+    return version
+
+
+def close_rule(
+    conn: Connection, rule_id: object, *, at: datetime, changed_by: str = "system"
+) -> int:
+    """Stop a rule: it matches no payment from now on; what it paid stays paid."""
+    row = _rule_row(conn, rule_id)
+    if not row.active:
+        raise errors.InvalidState(f"rule {row.id} is already closed", field="rule")
+    conn.execute(update(rules).where(rules.c.id == row.id).values(active=False))
+    version = _add_version(conn, row.id, at=at, changed_by=changed_by, change="closed")
+    touch_policy(conn)
+    return version
+
+
+def rule_history(conn: Connection, rule_id: str) -> list[dict[str, Any]]:
+    """Every version of a rule, oldest first."""
+    rows = conn.execute(
+        select(rule_versions)
+        .where(rule_versions.c.rule_id == rule_id)
+        .order_by(rule_versions.c.version)
+    )
+    return [
+        {
+            "version": r.version,
+            "change": r.change,
+            "changed_at": r.changed_at,
+            "changed_by": r.changed_by,
+            "spec": r.spec,
+        }
+        for r in rows
+    ]
+
+
+# --- areas: who may act on what (an issuer admin acts within its issuer's subtree) -------
+
+
+def merchant_group_districts(conn: Connection, group_id: str) -> frozenset[str] | None:
+    """Districts of a merchant group's merchants; None when there is no such group."""
+    if not conn.execute(
+        select(merchant_groups.c.id).where(merchant_groups.c.id == group_id)
+    ).first():
+        return None
+    rows = conn.execute(
+        select(merchants.c.district)
+        .join(merchant_group_members, merchant_group_members.c.merchant_id == merchants.c.id)
+        .where(merchant_group_members.c.group_id == group_id)
+    )
+    return frozenset(r.district for r in rows)
+
+
+def owner_in_area(conn: Connection, by: Principal, owner_kind: str, owner_id: str) -> bool:
+    """An issuer-owned thing is in the area of that issuer's subtree; a merchant group's
+    is in the area of admins whose districts hold all of the group's merchants."""
+    if by.issuers is None:
+        return True
+    if owner_kind == "issuer":
+        return owner_id in by.issuers
+    districts = merchant_group_districts(conn, owner_id)
+    if not districts or by.districts is None:
+        return False
+    return districts <= by.districts
+
+
+def area_issuer(conn: Connection, owner_kind: str, owner_id: str) -> str | None:
+    """The issuer whose area an issuer- or merchant-group-owned thing belongs to (for the
+    audit log): the issuer itself, or the narrowest issuer covering the group's merchants."""
+    if owner_kind == "issuer":
+        return owner_id
+    districts = merchant_group_districts(conn, owner_id)
+    if not districts:
+        return None
+    tree = catalog(conn).issuers
+    covering = [i for i in tree.parent if districts <= tree.covers(i)]
+    return min(covering, key=lambda i: (len(tree.covers(i)), i), default=None)
+
+
+def _budget_owner(conn: Connection, budget_id: str) -> tuple[str, str] | None:
+    row = conn.execute(
+        select(budgets.c.owner_kind, budgets.c.owner_id).where(budgets.c.id == budget_id)
+    ).first()
+    return None if row is None else (row.owner_kind, row.owner_id)
+
+
+def _need_in_area(allowed: bool, what: str, field: str) -> None:
+    if not allowed:
+        raise errors.Forbidden(f"{what} is outside your area", field=field)
+
+
+def _check_rule_area(conn: Connection, by: Principal, owner: str, spec: Mapping[str, Any]) -> None:
+    """What an admin may put in a rule: its own area's districts and budgets; districts
+    the owner covers; an existing merchant group; a period that does not end before it starts."""
+    tree = catalog(conn).issuers
+    districts = spec.get("districts")
+    if isinstance(districts, list | tuple):
+        wanted = set(districts)
+        _need_in_area(by.districts is None or wanted <= by.districts, "a district", "districts")
+        if owner in tree.parent and not wanted <= tree.covers(owner):
+            raise errors.InvalidRequest(
+                f"{owner} covers only {sorted(tree.covers(owner))}", field="districts"
+            )
+    budget = spec.get("budget")
+    if isinstance(budget, str) and (found := _budget_owner(conn, budget)) is not None:
+        _need_in_area(owner_in_area(conn, by, *found), f"budget {budget}", "budget")
+    group = spec.get("merchant_group")
+    if isinstance(group, str) and merchant_group_districts(conn, group) is None:
+        raise errors.UnknownMerchantGroup(f"no merchant group {group}", field="merchant_group")
+    start, end = spec.get("from"), spec.get("until")
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        raise errors.InvalidRequest("until is before from", field="until")
+
+
+# --- the same use cases done by a person: area-checked and written to the audit log ------
+
+
+def _audit(
+    conn: Connection,
+    by: Principal,
+    *,
+    at: datetime,
+    action: str,
+    target: str,
+    issuer_id: str | None,
+    detail: Mapping[str, Any],
+) -> None:
+    audit.record(
+        conn,
+        at=at,
+        actor_id=by.user_id,
+        actor_role=by.role,
+        action=action,
+        target=target,
+        issuer_id=issuer_id,
+        detail={"by": by.login, **detail},
+    )
+
+
+def create_issuer_as(
+    conn: Connection,
+    *,
+    id: str,
+    name: str,
+    districts: Iterable[str],
+    parent: str | None,
+    by: Principal,
+    at: datetime,
+) -> None:
+    """An operator adds an issuer (the platform's tree is the operator's to grow)."""
+    codes = sorted(set(districts))
+    create_issuer(conn, id=id, name=name, districts=codes, parent=parent, at=at)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="issuer.create",
+        target=f"issuer:{id}",
+        issuer_id=id,
+        detail={"name": name, "parent": parent, "districts": codes},
+    )
+
+
+def create_rule_as(
+    conn: Connection, spec: Mapping[str, Any], *, by: Principal, at: datetime
+) -> None:
+    """An issuer admin (for an owner in its subtree) or an operator defines a rule."""
+    owner = spec.get("owner")
+    _need_in_area(isinstance(owner, str) and by.sees_issuer(owner), f"issuer {owner}", "owner")
+    assert isinstance(owner, str)
+    _check_rule_area(conn, by, owner, spec)
+    create_rule(conn, spec, at=at, changed_by=by.login)
+    row = _rule_row(conn, spec["id"])
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="rule.create",
+        target=f"rule:{row.id}",
+        issuer_id=owner,
+        detail={"spec": rule_spec(row)},
+    )
+
+
+def _rule_in_area(conn: Connection, by: Principal, rule_id: object) -> Any:
+    row = _rule_row(conn, rule_id)
+    _need_in_area(by.sees_issuer(row.owner_id), f"rule {row.id}", "rule")
+    return row
+
+
+def change_rule_as(
+    conn: Connection, rule_id: object, changes: Mapping[str, Any], *, by: Principal, at: datetime
+) -> int:
+    row = _rule_in_area(conn, by, rule_id)
+    _check_rule_area(conn, by, row.owner_id, {**_conditions(row), **changes})
+    version = change_rule(conn, row.id, changes, at=at, changed_by=by.login)
+    detail = rule_spec(_rule_row(conn, row.id))
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="rule.change",
+        target=f"rule:{row.id}",
+        issuer_id=row.owner_id,
+        detail={"version": version, "changed": sorted(changes), "spec": detail},
+    )
+    return version
+
+
+def close_rule_as(conn: Connection, rule_id: object, *, by: Principal, at: datetime) -> int:
+    row = _rule_in_area(conn, by, rule_id)
+    version = close_rule(conn, row.id, at=at, changed_by=by.login)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="rule.close",
+        target=f"rule:{row.id}",
+        issuer_id=row.owner_id,
+        detail={"version": version},
+    )
+    return version
+
+
+def _owner_kind(conn: Connection, owner: str) -> str | None:
+    if conn.execute(select(issuers.c.id).where(issuers.c.id == owner)).first():
+        return "issuer"
+    if merchant_group_districts(conn, owner) is not None:
+        return "merchant_group"
+    return None
+
+
+def create_budget_as(
+    conn: Connection,
+    *,
+    id: str,
+    owner: str,
+    amount_krw: int,
+    name: str | None,
+    by: Principal,
+    at: datetime,
+) -> None:
+    """An admin opens a budget for an issuer (or merchant group) in its area."""
+    kind = _owner_kind(conn, owner)
+    if kind is None and by.issuers is None:
+        raise errors.InvalidRequest(
+            f"budget owner {owner} is neither issuer nor merchant group", field="owner"
+        )
+    _need_in_area(kind is not None and owner_in_area(conn, by, kind, owner), owner, "owner")
+    assert kind is not None
+    create_budget(conn, id=id, owner=owner, amount_krw=amount_krw, at=at, name=name)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="budget.create",
+        target=f"budget:{id}",
+        issuer_id=area_issuer(conn, kind, owner),
+        detail={"owner": owner, "amount": amount_krw, "name": name},
+    )
+
+
+def fund_budget_as(
+    conn: Connection, *, budget_id: str, amount_krw: object, by: Principal, at: datetime
+) -> dict[str, Any]:
+    """An admin adds money to a budget in its area, from the owner's funding (audited)."""
+    found = _budget_owner(conn, budget_id)
+    if found is None:
+        raise errors.UnknownBudget(f"no budget {budget_id}", field="budget")
+    _need_in_area(owner_in_area(conn, by, *found), f"budget {budget_id}", "budget")
+    result = fund_budget(conn, budget_id=budget_id, amount_krw=amount_krw, at=at)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="budget.fund",
+        target=f"budget:{budget_id}",
+        issuer_id=area_issuer(conn, *found),
+        detail={"amount": amount_krw, "entry_id": result["entry_id"]},
+    )
+    return result

@@ -87,3 +87,14 @@ cap_usage = Table(
     Column("month", String(7), primary_key=True),  # KST YYYY-MM
     Column("used", BigInteger, nullable=False),
 )
+
+rule_versions = Table(
+    "rule_versions",
+    metadata,
+    Column("rule_id", String(64), ForeignKey("rules.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    Column("change", String(20), nullable=False),  # created | changed | closed
+    Column("spec", JSON, nullable=False),
+)

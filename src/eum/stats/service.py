@@ -22,7 +22,7 @@ from eum.wallets.store import charges, members, withdrawals
 
 
 def _balances(conn: Connection) -> dict[int, int]:
-    return dict(conn.execute(select(accounts.c.id, accounts.c.balance)).tuples().all())
+    return {r.id: r.balance for r in conn.execute(select(accounts.c.id, accounts.c.balance))}
 
 
 def _sum(conn: Connection, column: Any) -> int:

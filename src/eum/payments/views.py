@@ -1,0 +1,103 @@
+"""Who sees which payment: a member its own, a merchant its own sales, an issuer admin
+the payments at merchants in its area, an operator everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from eum import errors
+from eum.auth.model import Principal
+from eum.merchants.store import merchants
+from eum.money.refunds import current
+from eum.payments.store import payment_lines, payments
+from eum.wallets.views import iso
+
+
+def _view(row: Any, lines: list[Any]) -> dict[str, Any]:
+    def now(x: int) -> int:
+        return current(x, row.charged, row.refunded)
+
+    return {
+        "id": str(row.id),
+        "ref": row.ref,
+        "at": iso(row.at),
+        "member": row.member_id,
+        "group": row.group_id,
+        "merchant": row.merchant_id,
+        "channel": row.channel,
+        "amount": row.amount,
+        "discount": row.discount,
+        "coupon": row.coupon_id,
+        "coupon_off": row.coupon_off,
+        "charged": row.charged,
+        "refunded": row.refunded,
+        "status": row.status,
+        "invoice": row.invoice,
+        "from_cashback": now(row.from_cashback),
+        "fee": now(row.fee),
+        "cashback": {ln.rule_id: now(ln.amount) for ln in lines if ln.kind == "cashback"},
+        "fee_support": {ln.rule_id: now(ln.amount) for ln in lines if ln.kind == "fee_support"},
+    }
+
+
+def _scoped(query: Any, p: Principal) -> Any:
+    if p.role == "member":
+        return query.where(payments.c.member_id == p.member_id)
+    if p.role == "merchant":
+        return query.where(payments.c.merchant_id == p.merchant_id)
+    if p.role in ("issuer_admin", "promoter"):
+        area = select(merchants.c.id).where(merchants.c.district.in_(sorted(p.districts or ())))
+        return query.where(payments.c.merchant_id.in_(area))
+    return query
+
+
+def visible(
+    conn: Connection, p: Principal, limit: int, cursor: str | None, merchant: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = _scoped(select(payments), p).order_by(payments.c.id.desc()).limit(limit + 1)
+    if cursor:
+        if not cursor.isdigit():
+            raise errors.InvalidRequest("bad cursor", field="cursor")
+        query = query.where(payments.c.id < int(cursor))
+    if merchant:
+        query = query.where(payments.c.merchant_id == merchant)
+    rows = conn.execute(query).all()
+    page = rows[:limit]
+    lines = _lines(conn, [r.id for r in page])
+    items = [_view(r, lines.get(r.id, [])) for r in page]
+    return items, (str(page[-1].id) if len(rows) > limit and page else None)
+
+
+def _lines(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    if ids:
+        for ln in conn.execute(
+            select(payment_lines)
+            .where(payment_lines.c.payment_id.in_(ids))
+            .order_by(payment_lines.c.seq)
+        ):
+            out.setdefault(ln.payment_id, []).append(ln)
+    return out
+
+
+def _find_visible(conn: Connection, p: Principal, payment_id: str) -> Any:
+    if not payment_id.isdigit() or len(payment_id) > 20:
+        raise errors.UnknownPayment(field="payment")
+    row = conn.execute(_scoped(select(payments), p).where(payments.c.id == int(payment_id))).first()
+    if row is None:  # outside the caller's area looks the same as missing
+        raise errors.UnknownPayment(field="payment")
+    return row
+
+
+def one(conn: Connection, p: Principal, payment_id: str) -> dict[str, Any]:
+    row = _find_visible(conn, p, payment_id)
+    return _view(row, _lines(conn, [row.id]).get(row.id, []))
+
+
+def check_refund_allowed(conn: Connection, p: Principal, payment_id: str) -> None:
+    """Refunds are the merchant's to give (or an operator's); a member cannot refund itself."""
+    if p.role not in ("merchant", "operator"):
+        raise errors.Forbidden("only the merchant (or an operator) refunds a payment")
+    _find_visible(conn, p, payment_id)
