@@ -21,6 +21,8 @@ from eum.scenario import apply_setup, run_event
 from eum.wallets.store import members
 
 SCOPE = "demo"
+# Demo logins share one password, printed by `eum demo load` and the README: demo only.
+DEMO_PASSWORD = "eum-demo-2020"
 BATCH = 400  # events per transaction while loading
 
 # district code -> (Korean name, brand, neighbourhoods)
@@ -403,6 +405,7 @@ def load(
     progress(
         f"set up {len(setup['issuers'])} issuers, {merchants_n} merchants, {members_n} members"
     )
+    logins = run_in_transaction(engine, demo_logins, setup)
     events = activity(rng, setup, start, days)
     outcome: dict[str, int] = {}
 
@@ -422,4 +425,56 @@ def load(
         "until": until.isoformat(),
         "events": len(events),
         "outcome": dict(sorted(outcome.items())),
+        "logins": logins,
+        "password": DEMO_PASSWORD,
     }
+
+
+def demo_logins(conn: Any, setup: dict[str, Any]) -> dict[str, str]:
+    """A handful of accounts to try the platform with: the operator, an admin per issuer,
+    a Gyeyang promoter, two Gyeyang shops (one Benefit Plus) and three citizens."""
+    from eum.auth.service import create_staff
+    from eum.clock import now
+
+    at = now()
+    made: dict[str, str] = {}
+
+    def add(login: str, what: str, **spec: Any) -> None:
+        create_staff(conn, login=login, password=DEMO_PASSWORD, at=at, **spec)
+        made[login] = what
+
+    add("operator", "platform operator", role="operator")
+    for issuer in setup["issuers"]:
+        add(
+            f"admin-{issuer['id']}",
+            f"{issuer['name']} admin",
+            role="issuer_admin",
+            issuer_id=issuer["id"],
+        )
+    add("promoter-gyeyang", "Gyeyang field promoter", role="promoter", issuer_id="gyeyang")
+    gyeyang = [m for m in setup["merchants"] if m["district"] == "gyeyang"]
+    shops = [
+        next((m for m in gyeyang if m.get("tier") == "benefit_plus"), gyeyang[0]),
+        next(m for m in gyeyang if m.get("tier") != "benefit_plus"),
+    ]
+    for n, shop in enumerate(shops, start=1):
+        add(
+            f"shop{n}",
+            f"merchant {shop['id']} {shop['name']}",
+            role="merchant",
+            merchant_id=shop["id"],
+        )
+    citizens = [
+        next(m for m in setup["members"] if m["card"] == "gyeyang" and "kind" not in m),
+        next(m for m in setup["members"] if m["card"] == "incheon" and "kind" not in m),
+        next(m for m in setup["members"] if m.get("kind") == "business"),
+    ]
+    for n, person in enumerate(citizens, start=1):
+        kind = person.get("kind", "personal")
+        add(
+            f"citizen{n}",
+            f"member {person['id']} ({person['card']} card, {kind})",
+            role="member",
+            member_id=person["id"],
+        )
+    return made
