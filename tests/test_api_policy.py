@@ -239,3 +239,29 @@ def test_a_funding_replayed_with_its_key_funds_once(api: Api) -> None:
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_amount")
     missing = api.money("operator", "/api/v1/budgets/nope/fundings", {"amount": 5})
     assert (missing.status_code, missing.json()["code"]) == (404, "unknown_budget")
+
+
+def test_a_closed_budget_gives_back_what_is_left_and_pays_no_more(engine: Engine) -> None:
+    api = Api(engine)
+    gyeyang = api.as_("gyeyang-admin")
+    renamed = gyeyang.patch("/api/v1/budgets/gyeyang-event", json={"name": "계양 출시 이벤트"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "계양 출시 이벤트"
+    api.money("kim", "/api/v1/charges", {"amount": 50_000})
+    api.money("kim", "/api/v1/payments", {"merchant": "m-mart", "amount": 10_000})  # launch: 100
+    assert api.as_("bupyeong-admin").post(
+        "/api/v1/budgets/gyeyang-event/close", headers={"Idempotency-Key": "x"}
+    ).status_code in (403, 404)
+    closed = api.money("gyeyang-admin", "/api/v1/budgets/gyeyang-event/close", {}, key="close-1")
+    assert closed.status_code == 200 and closed.json()["returned"] == 1_000 - 100
+    view = gyeyang.get("/api/v1/budgets/gyeyang-event").json()
+    assert (view["remaining"], view["funded"], view["spent"]) == (0, 100, 100)
+    assert [h["kind"] for h in view["history"]] == ["budget_open", "budget_close"]
+    assert [h["amount"] for h in view["history"]] == [1_000, -900]
+    paid = api.money("kim", "/api/v1/payments", {"merchant": "m-mart", "amount": 10_000}).json()
+    assert paid["cashback"]["gyeyang-launch"] == 0 and paid["cashback"]["incheon-base"] == 400
+    again = api.money("gyeyang-admin", "/api/v1/budgets/gyeyang-event/close", {}, key="close-2")
+    assert again.status_code == 409 and again.json()["code"] == "invalid_state"
+    refused = api.money("gyeyang-admin", "/api/v1/budgets/gyeyang-event/fundings", {"amount": 5})
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_state"
+    actions = [e["action"] for e in gyeyang.get("/api/v1/audit").json()["items"]]
+    assert actions[:2] == ["budget.close", "budget.change"]

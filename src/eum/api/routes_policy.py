@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from eum import errors
 from eum.api.deps import DB, Admin, Caller, IdemKey, Operator, money_call
-from eum.api.schemas import AmountIn, BudgetIn, IssuerIn, RuleChangeIn, RuleIn
+from eum.api.schemas import AmountIn, BudgetChangeIn, BudgetIn, IssuerIn, RuleChangeIn, RuleIn
 from eum.clock import now, parse_date
 from eum.policy import service as policy
 from eum.policy import views
@@ -162,4 +162,31 @@ def fund_budget(
         lambda c, at: policy.fund_budget_as(
             c, budget_id=budget_id, amount_krw=body.amount, by=admin, at=at
         ),
+    )
+
+
+@router.patch("/budgets/{budget_id}", responses=NOT_YOURS)
+def change_budget(budget_id: str, body: BudgetChangeIn, db: DB, admin: Admin) -> dict[str, Any]:
+    """예산 이름 변경 (감사 기록). 금액은 추가 편성(fundings)이나 종료(close)로 바꿉니다."""
+
+    def unit(c: Any) -> dict[str, Any]:
+        policy.rename_budget_as(c, budget_id=budget_id, name=body.name, by=admin, at=now())
+        return views.budget(c, admin, budget_id)
+
+    return db.run(unit)
+
+
+@router.post("/budgets/{budget_id}/close", responses={**MONEY, **NOT_YOURS})
+def close_budget(
+    budget_id: str, request: Request, db: DB, admin: Admin, key: IdemKey
+) -> JSONResponse:
+    """예산 종료: 남은 금액을 재원으로 돌려놓고, 이 예산을 쓰는 규칙은 더 지급하지 않습니다."""
+    return money_call(
+        db,
+        admin,
+        key,
+        request,
+        None,
+        lambda c, at: policy.close_budget_as(c, budget_id=budget_id, by=admin, at=at),
+        status=200,
     )

@@ -186,3 +186,7 @@ class GroupPaymentIn(Body):
 class GroupDonationIn(Body):
     campaign: Id
     amount: Won
+
+
+class BudgetChangeIn(Body):
+    name: Name

@@ -401,6 +401,8 @@ def fund_budget(
     if not is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
+    if _budget_closed(conn, ref.id):
+        raise errors.InvalidState(f"budget {ref.id} is closed", field="budget")
     ledger_service.lock_balances(conn, [ref.account_id, ref.funding_account_id])
     entry = ledger_service.post(
         conn,
@@ -794,3 +796,79 @@ def fund_budget_as(
         detail={"amount": amount_krw, "entry_id": result["entry_id"]},
     )
     return result
+
+
+def _budget_closed(conn: Connection, budget_id: str) -> bool:
+    return (
+        conn.execute(select(budgets.c.closed_at).where(budgets.c.id == budget_id)).scalar()
+        is not None
+    )
+
+
+def rename_budget(conn: Connection, *, budget_id: str, name: str) -> None:
+    if budget_ref(conn, budget_id) is None:
+        raise errors.UnknownBudget(field="budget")
+    conn.execute(update(budgets).where(budgets.c.id == budget_id).values(name=name))
+
+
+def close_budget(conn: Connection, *, budget_id: str, at: datetime) -> dict[str, Any]:
+    """Close a budget: what is left goes back to its owner's funding in one entry, and every
+    rule drawing on it pays 0 from then on (SPEC 3.7: min(raw, remaining))."""
+    ref = budget_ref(conn, budget_id)
+    if ref is None:
+        raise errors.UnknownBudget(field="budget")
+    if _budget_closed(conn, ref.id):
+        raise errors.InvalidState(f"budget {ref.id} is already closed", field="budget")
+    left = ledger_service.lock_balances(conn, [ref.account_id, ref.funding_account_id])[
+        ref.account_id
+    ]
+    entry = ledger_service.post(
+        conn,
+        "budget_close",
+        at,
+        [(ref.account_id, -left), (ref.funding_account_id, left)],
+        ref=ref.id,
+    )
+    conn.execute(update(budgets).where(budgets.c.id == ref.id).values(closed_at=at))
+    return {"budget": ref.id, "returned": left, "entry_id": None if entry is None else str(entry)}
+
+
+def close_budget_as(
+    conn: Connection, *, budget_id: str, by: Principal, at: datetime
+) -> dict[str, Any]:
+    """An admin closes a budget in its area (audited)."""
+    found = _budget_owner(conn, budget_id)
+    if found is None:
+        raise errors.UnknownBudget(f"no budget {budget_id}", field="budget")
+    _need_in_area(owner_in_area(conn, by, *found), f"budget {budget_id}", "budget")
+    result = close_budget(conn, budget_id=budget_id, at=at)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="budget.close",
+        target=f"budget:{budget_id}",
+        issuer_id=area_issuer(conn, *found),
+        detail={"returned": result["returned"]},
+    )
+    return result
+
+
+def rename_budget_as(
+    conn: Connection, *, budget_id: str, name: str, by: Principal, at: datetime
+) -> None:
+    """An admin renames a budget in its area (audited)."""
+    found = _budget_owner(conn, budget_id)
+    if found is None:
+        raise errors.UnknownBudget(f"no budget {budget_id}", field="budget")
+    _need_in_area(owner_in_area(conn, by, *found), f"budget {budget_id}", "budget")
+    rename_budget(conn, budget_id=budget_id, name=name)
+    _audit(
+        conn,
+        by,
+        at=at,
+        action="budget.change",
+        target=f"budget:{budget_id}",
+        issuer_id=area_issuer(conn, *found),
+        detail={"name": name},
+    )

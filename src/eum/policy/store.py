@@ -52,6 +52,8 @@ budgets = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("funding_account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a closed budget gave what was left back to its owner and pays nothing more
+    Column("closed_at", DateTime(timezone=True)),
 )
 
 rules = Table(

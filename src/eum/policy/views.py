@@ -22,7 +22,8 @@ from eum.wallets import service as wallets
 from eum.wallets.views import iso
 
 MAX_LIST = 1000  # rules, budgets or issuers in one answer
-FUNDING_KINDS = ("budget_open", "fund")  # journal entries that put money into a budget
+# journal entries that put money into a budget (or, on closing, take what was left back)
+FUNDING_KINDS = ("budget_open", "fund", "budget_close")
 
 
 def issuer_list(conn: Connection) -> list[dict[str, Any]]:
@@ -123,6 +124,7 @@ def _budget_views(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
             "remaining": int(balance[r.account_id]),
             "spent": funded.get(r.account_id, 0) - int(balance[r.account_id]),
             "created_at": iso(r.created_at),
+            "closed_at": iso(r.closed_at) if r.closed_at is not None else None,
         }
         for r in rows
     ]
@@ -148,4 +150,20 @@ def budget(conn: Connection, p: Principal, budget_id: str) -> dict[str, Any]:
     rows = _visible_budget_rows(conn, p, budget_id)
     if not rows:
         raise errors.UnknownBudget(f"no budget {budget_id}", field="budget")
-    return _budget_views(conn, rows)[0]
+    history = conn.execute(
+        select(
+            journal_entries.c.id, journal_entries.c.kind, journal_entries.c.at, postings.c.amount
+        )
+        .join(postings, postings.c.entry_id == journal_entries.c.id)
+        .where(
+            postings.c.account_id == rows[0].account_id, journal_entries.c.kind.in_(FUNDING_KINDS)
+        )
+        .order_by(journal_entries.c.id)
+    )
+    return {
+        **_budget_views(conn, rows)[0],
+        "history": [
+            {"entry_id": str(h.id), "kind": h.kind, "at": iso(h.at), "amount": int(h.amount)}
+            for h in history
+        ],
+    }

@@ -118,6 +118,9 @@ def upgrade() -> None:
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.create_index("ix_sessions_user", ["user_id"], unique=False)
 
+    with op.batch_alter_table("budgets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table("payment_lines", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("capped", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -141,6 +144,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table("payment_lines", schema=None) as batch_op:
         batch_op.drop_column("capped")
+
+    with op.batch_alter_table("budgets", schema=None) as batch_op:
+        batch_op.drop_column("closed_at")
 
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_sessions_user")
