@@ -21,6 +21,13 @@ from eum.db import Database
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
+# What money requests document besides success: a reused key with another request, and
+# the SPEC's domain errors.
+MONEY: dict[int | str, dict[str, Any]] = {
+    409: {"description": "idempotency_conflict"},
+    422: {"description": "SPEC error codes"},
+}
+
 bearer = HTTPBearer(auto_error=False, description="로그인으로 받은 토큰 (POST /api/v1/auth/login)")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from eum.api.deps import DB, Admin, Caller, IdemKey, Member, money_call
+from eum.api.deps import DB, MONEY, Admin, Caller, IdemKey, Member, money_call
 from eum.api.schemas import AmountIn, CampaignIn, GroupDonationIn, GroupIn, GroupPaymentIn
 from eum.clock import now
 from eum.community import service as community
@@ -17,10 +17,6 @@ from eum.community import views
 from eum.payments import service as payments
 
 router = APIRouter(prefix="/api/v1", tags=["community"])
-MONEY: dict[int | str, dict[str, Any]] = {
-    409: {"description": "idempotency_conflict"},
-    422: {"description": "SPEC error codes"},
-}
 
 
 @router.get("/campaigns")

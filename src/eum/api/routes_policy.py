@@ -13,17 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from eum import errors
-from eum.api.deps import DB, Admin, Caller, IdemKey, Operator, money_call
+from eum.api.deps import DB, MONEY, Admin, Caller, IdemKey, Operator, money_call
 from eum.api.schemas import AmountIn, BudgetChangeIn, BudgetIn, IssuerIn, RuleChangeIn, RuleIn
 from eum.clock import now, parse_date
 from eum.policy import service as policy
 from eum.policy import views
 
 router = APIRouter(prefix="/api/v1", tags=["policy"])
-MONEY: dict[int | str, dict[str, Any]] = {
-    409: {"description": "idempotency_conflict"},
-    422: {"description": "SPEC error codes"},
-}
 NOT_YOURS: dict[int | str, dict[str, Any]] = {403: {"description": "forbidden: outside your area"}}
 
 

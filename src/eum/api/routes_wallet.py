@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from eum import errors
-from eum.api.deps import DB, Caller, IdemKey, Member, Page, money_call
+from eum.api.deps import DB, MONEY, Caller, IdemKey, Member, Page, money_call
 from eum.api.schemas import ChargeIn, PayIn, RefundIn, WithdrawIn
 from eum.clock import now
 from eum.config import settings
@@ -20,10 +20,6 @@ from eum.wallets import service as wallets
 from eum.wallets import views as wallet_views
 
 router = APIRouter(prefix="/api/v1", tags=["wallet"])
-MONEY: dict[int | str, dict[str, Any]] = {
-    409: {"description": "idempotency_conflict"},
-    422: {"description": "SPEC error codes"},
-}
 
 
 @router.get("/me/wallet")

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select
 
 from eum.audit.store import audit_log
 
 MAX_AUDIT_PAGE = 200
+
+
+class Actor(Protocol):
+    """Whoever acts: anything with a user id, a login and a role (an auth Principal)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def role(self) -> str: ...
 
 
 def record(
@@ -36,6 +47,29 @@ def record(
             "issuer_id": issuer_id,
             "detail": detail,
         },
+    )
+
+
+def record_by(
+    conn: Connection,
+    by: Actor,
+    *,
+    at: datetime,
+    action: str,
+    target: str,
+    issuer_id: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """Append one action taken by an authenticated person, naming its login."""
+    record(
+        conn,
+        at=at,
+        actor_id=by.user_id,
+        actor_role=by.role,
+        action=action,
+        target=target,
+        issuer_id=issuer_id,
+        detail={"by": by.login, **detail},
     )
 
 

@@ -375,15 +375,8 @@ def _audit(
     issuer_id = by.issuer_id
     if issuer_id is None and district is not None:
         issuer_id = _area_issuer(conn, district)
-    audit.record(
-        conn,
-        at=at,
-        actor_id=by.user_id,
-        actor_role=by.role,
-        action=action,
-        target=target,
-        detail=detail,
-        issuer_id=issuer_id,
+    audit.record_by(
+        conn, by, at=at, action=action, target=target, issuer_id=issuer_id, detail=detail
     )
 
 

@@ -642,15 +642,8 @@ def _audit(
     issuer_id: str | None,
     detail: Mapping[str, Any],
 ) -> None:
-    audit.record(
-        conn,
-        at=at,
-        actor_id=by.user_id,
-        actor_role=by.role,
-        action=action,
-        target=target,
-        issuer_id=issuer_id,
-        detail={"by": by.login, **detail},
+    audit.record_by(
+        conn, by, at=at, action=action, target=target, issuer_id=issuer_id, detail=dict(detail)
     )
 
 
