@@ -3,6 +3,7 @@ a Korean title with its English twin, and the offending field."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from eum.errors import ALL_ERRORS, EumError
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger("eum.api")
 GENERIC = {
     400: (
         "malformed_json",
@@ -99,6 +101,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation(exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_r: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(
+            500,
+            "internal_error",
+            "일시적인 오류가 발생했습니다.",
+            "An unexpected error occurred; nothing was changed by a failed request.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -28,7 +28,7 @@ from eum.payments import service as payments
 from eum.stats import views as stats
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # 1900-01..2099-12: months a city reports on
 Month = Annotated[str | None, Query(pattern=MONTH, description="KST 월 (YYYY-MM), 기본값: 이번 달")]
 Issuer = Annotated[str | None, Query(max_length=64, description="발행처 (관할 안에서)")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, false, select
 
 from eum import errors
 from eum.auth.model import Principal
@@ -47,10 +47,12 @@ def _scoped(query: Any, p: Principal) -> Any:
         return query.where(payments.c.member_id == p.member_id)
     if p.role == "merchant":
         return query.where(payments.c.merchant_id == p.merchant_id)
-    if p.role in ("issuer_admin", "promoter"):
+    if p.role == "issuer_admin":
         area = select(merchants.c.id).where(merchants.c.district.in_(sorted(p.districts or ())))
         return query.where(payments.c.merchant_id.in_(area))
-    return query
+    if p.role == "operator":
+        return query
+    return query.where(false())  # promoters (and any other role) see no one's payments
 
 
 def visible(
