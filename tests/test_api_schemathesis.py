@@ -25,9 +25,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.failures import Failure
 from schemathesis.openapi.checks import (
     AllowHeaderMismatch,
-    RejectedPositiveData,
-    UndefinedContentType,
-    UndefinedStatusCode,
 )
 from sqlalchemy import Engine
 
@@ -99,16 +96,6 @@ def _problem_code(response: Any) -> str | None:
 
 def _documentation_gap(failure: Failure, response: Any) -> bool:
     """A failure that comes from what the document leaves out, not from what the API does."""
-    code = _problem_code(response)
-    problem = code in PROBLEM_STATUS and 400 <= response.status_code < 500
-    if isinstance(failure, UndefinedStatusCode | UndefinedContentType) and problem:
-        # 400, 401, 403, 404, 409, 413 and 423 are not declared; 422 is declared as
-        # FastAPI's application/json HTTPValidationError. problem_details_are_consistent
-        # checks these answers instead (test_the_document_declares_the_problem_answers).
-        return True
-    if isinstance(failure, RejectedPositiveData) and code == "idempotency_key_required":
-        # declared optional (test_the_document_requires_the_idempotency_key)
-        return True
     # Starlette's 405 names the methods of one route only
     # (test_a_405_names_every_method_of_the_path).
     return isinstance(failure, AllowHeaderMismatch)
@@ -204,12 +191,6 @@ def _operations() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the document declares no 400/401/403/404/409/413/423 answers, and declares "
-    "422 as FastAPI's application/json HTTPValidationError; every error is in fact "
-    "application/problem+json {type, title, title_en, status, code, detail, field}",
-)
 def test_the_document_declares_the_problem_answers() -> None:
     for label, operation in _operations():
         answers = operation["responses"]
@@ -220,11 +201,6 @@ def test_the_document_declares_the_problem_answers() -> None:
                 assert list(answer.get("content", {})) == [PROBLEM], (label, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the money operations answer 400 idempotency_key_required without an "
-    "Idempotency-Key header, yet the document declares the header optional",
-)
 def test_the_document_requires_the_idempotency_key() -> None:
     for label, operation in _operations():
         for parameter in operation.get("parameters", []):
@@ -232,11 +208,6 @@ def test_the_document_requires_the_idempotency_key() -> None:
                 assert parameter["required"] is True, label
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /merchants/{merchant_id} and its /coupons are public, but the document "
-    "says they need a bearer token (security without the empty alternative {})",
-)
 def test_the_document_lets_anyone_call_the_public_operations() -> None:
     operations = dict(_operations())
     for label in PUBLIC_BUT_DECLARED_SECURED:

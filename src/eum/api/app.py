@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eum import __version__
 from eum.api import (
+    openapi,
     problems,
     routes_auth,
     routes_community,
@@ -89,6 +90,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.db = Database(app.state.engine)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings().max_body_bytes)
+    openapi.install(app)
     for module in (
         routes_auth,
         routes_wallet,
