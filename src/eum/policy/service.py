@@ -185,10 +185,6 @@ def budget_ref(conn: Connection, budget_id: str) -> BudgetRef | None:
     return None if row is None else BudgetRef(row.id, row.account_id, row.funding_account_id)
 
 
-def budget_accounts(conn: Connection) -> dict[str, int]:
-    return {r.id: r.account_id for r in conn.execute(select(budgets.c.id, budgets.c.account_id))}
-
-
 def _str_set(value: object, field: str, allowed: Iterable[str] | None = None) -> list[str] | None:
     if value is None:
         return None

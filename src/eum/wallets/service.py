@@ -134,8 +134,9 @@ def charge(
     if not is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
-    limits = policy.catalog(conn).platform.limits_for(member.card_kind)
-    bank = external_account(conn, BANK_ACCOUNT)
+    cat = policy.catalog(conn)
+    limits = cat.platform.limits_for(member.card_kind)
+    bank = cat.external_accounts[BANK_ACCOUNT]
     held, _ = lock_wallet(conn, member)  # the wallet's lock also guards its month counter
     month = kst_month(at)
     month_total = _month_charged(conn, member.id, month) + amount_krw
@@ -189,12 +190,13 @@ def withdraw(
     if not is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
-    bank = external_account(conn, BANK_ACCOUNT)
+    cat = policy.catalog(conn)
+    bank = cat.external_accounts[BANK_ACCOUNT]
     held, _ = lock_wallet(conn, member)
     if amount_krw > held.charged_krw:
         raise errors.InsufficientFunds(field="amount")
     member = find_member(conn, member.id)  # counters as of the lock
-    required_bps = policy.catalog(conn).platform.withdraw_min_used_bps
+    required_bps = cat.platform.withdraw_min_used_bps
     if member.spent_net_krw * BPS < required_bps * member.charged_total_krw:
         raise errors.WithdrawalNotAllowed(field="amount")
     entry = ledger.post(

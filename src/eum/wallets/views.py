@@ -7,7 +7,7 @@ import heapq
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from eum.clock import as_kst, kst_month
 from eum.community.store import contributions, donations
@@ -156,9 +156,3 @@ def history(
         for r in page
     ]
     return items, (str(page[-1]["id"]) if more and page else None)
-
-
-def count_members(conn: Connection) -> int:
-    from eum.wallets.store import members
-
-    return int(conn.execute(select(func.count()).select_from(members)).scalar_one())
