@@ -310,3 +310,10 @@ InvalidState = _error(
 )
 
 ALL_ERRORS: dict[str, type[EumError]] = {cls.code: cls for cls in EumError.__subclasses__()}
+Overloaded = _error(
+    "overloaded",
+    429,
+    "요청이 몰려 잠시 처리할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+    "Too many requests right now; retry shortly.",
+    "Raised when the payment queue is full: the request was not taken, retry it later.",
+)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, insert, select
+from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, insert, select, text
 
 from eum.db import metadata
 from eum.errors import EumError, IdempotencyConflict
@@ -65,15 +65,65 @@ def run(
         )
     ).first()
     if row is not None:
-        if row.fingerprint != digest:
-            raise IdempotencyConflict(f"key {key!r} was used for a different request", field="key")
-        return dict(row.result, replayed=True)
-    try:
-        result = {"ok": True, **action()}
-    except EumError as exc:  # services raise before writing: nothing to undo
-        result = {"ok": False, "error": exc.code, "detail": exc.detail, "field": exc.field}
-    conn.execute(
-        insert(idempotency_keys),
-        {"scope": scope, "key": key, "fingerprint": digest, "result": result, "created_at": at},
-    )
+        return replay(key, row.fingerprint, row.result, digest)
+    result = outcome(action)
+    conn.execute(insert(idempotency_keys), row_for(scope, key, digest, result, at))
     return dict(result, replayed=False)
+
+
+def outcome(action: Callable[[], Result]) -> Result:
+    """What is stored under a key: the action's result, or the domain error it raised."""
+    try:
+        return {"ok": True, **action()}
+    except EumError as exc:  # services raise before writing: nothing to undo
+        return {"ok": False, "error": exc.code, "detail": exc.detail, "field": exc.field}
+
+
+def replay(key: str, stored_fingerprint: str, stored: Result, digest: str) -> Result:
+    """The stored result of a key, or ``IdempotencyConflict`` for another request."""
+    if stored_fingerprint != digest:
+        raise IdempotencyConflict(f"key {key!r} was used for a different request", field="key")
+    return dict(stored, replayed=True)
+
+
+def row_for(scope: str, key: str, digest: str, result: Result, at: datetime) -> dict[str, Any]:
+    return {"scope": scope, "key": key, "fingerprint": digest, "result": result, "created_at": at}
+
+
+def stored_many(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The stored rows of many (scope, key) pairs at once, by pair."""
+    from eum import bulk
+
+    by_scope: dict[str, list[str]] = {}
+    for scope, key in sorted(set(keys)):
+        by_scope.setdefault(scope, []).append(key)
+    found: dict[tuple[str, str], Any] = {}
+    for scope, scope_keys in by_scope.items():
+        for chunk in bulk.chunks(scope_keys):
+            if conn.dialect.name == "postgresql":
+                # One primary-key probe per key, whatever the table's statistics say.
+                rows = conn.execute(
+                    text(
+                        "SELECT k.* FROM unnest(CAST(:keys AS text[])) AS u(key) "
+                        "CROSS JOIN LATERAL (SELECT * FROM idempotency_keys i "
+                        "WHERE i.scope = :scope AND i.key = u.key) AS k"
+                    ).columns(*idempotency_keys.c),
+                    {"keys": list(chunk), "scope": scope},
+                )
+            else:
+                rows = conn.execute(
+                    select(idempotency_keys).where(
+                        idempotency_keys.c.scope == scope, idempotency_keys.c.key.in_(chunk)
+                    )
+                )
+            for r in rows:
+                found[(r.scope, r.key)] = r
+    return found
+
+
+def store_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store the results of many new keys (rows made by ``row_for``)."""
+    from eum import bulk
+
+    columns = ("scope", "key", "fingerprint", "result", "created_at")
+    bulk.insert_rows(conn, idempotency_keys, columns, [[r[c] for c in columns] for r in rows])

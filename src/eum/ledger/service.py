@@ -63,16 +63,19 @@ def account_id(conn: Connection, code: str) -> int | None:
 
 def lock_balances(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     """Read balances and lock their rows (PostgreSQL) in ascending id order."""
+    from eum import bulk
+
     ids = sorted(set(account_ids))
-    if not ids:
-        return {}
-    query = (
-        select(accounts.c.id, accounts.c.balance)
-        .where(accounts.c.id.in_(ids))
-        .order_by(accounts.c.id)
-        .with_for_update()
-    )
-    return {row.id: row.balance for row in conn.execute(query)}
+    found: dict[int, int] = {}
+    for chunk in bulk.chunks(ids):  # ascending chunks keep the locking order
+        query = (
+            select(accounts.c.id, accounts.c.balance)
+            .where(bulk.any_of(conn, accounts.c.id, chunk))
+            .order_by(accounts.c.id)
+            .with_for_update()
+        )
+        found.update((row.id, row.balance) for row in conn.execute(query))
+    return found
 
 
 def balances(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:

@@ -119,10 +119,10 @@ def create_merchant(
         created_at=at,
     )
     conn.execute(insert(merchants).values(**values))
-    return _merchant(values)
+    return merchant_from_row(values)
 
 
-def _merchant(row: object) -> Merchant:
+def merchant_from_row(row: object) -> Merchant:
     get = row.__getitem__ if isinstance(row, dict) else row._mapping.__getitem__  # type: ignore[attr-defined]
     return Merchant(
         id=get("id"),
@@ -146,7 +146,7 @@ def find_merchant(conn: Connection, merchant_id: object) -> Merchant:
     row = conn.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
     if row is None:
         raise errors.UnknownMerchant(f"no merchant {merchant_id}", field="merchant")
-    return _merchant(row)
+    return merchant_from_row(row)
 
 
 def groups_of(conn: Connection, merchant_id: str) -> frozenset[str]:

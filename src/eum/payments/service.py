@@ -8,15 +8,13 @@ transaction. Balance rows are locked in ascending id order before they are read.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from eum import errors
-from eum.clock import kst_day, kst_month
+from eum.clock import kst_day
 from eum.db import add_to_counter
 from eum.ledger import service as ledger
 from eum.ledger.store import accounts
@@ -24,61 +22,41 @@ from eum.merchants import service as merchants
 from eum.merchants.store import merchants as merchants_table
 from eum.money import refunds as refund_rules
 from eum.money import rules as money
-from eum.money.model import CHANNELS, Line, Price, Sale
+from eum.money.model import CHANNELS, Channel
+from eum.payments.booking import FEES_ACCOUNT, Booking, Payer, Ticket, rules_for
 from eum.payments.store import payment_lines, payments, refunds, settlement_lines, settlements
 from eum.policy import service as policy
-from eum.policy.model import Catalog
 from eum.policy.store import cap_usage
 from eum.wallets import service as wallets
 from eum.wallets.store import members
 
-FEES_ACCOUNT = "external:fees"  # card and gateway fees, owed to the card network / PG
 _ADD_SPENT = (
     update(members)
     .where(members.c.id == bindparam("mid"))
     .values(spent_net=members.c.spent_net + bindparam("delta"))
 )
+
 MAX_INVOICE_LENGTH = 200
 
 
-@dataclass(frozen=True)
-class Payer:
-    """Who pays: a member's wallet, or a user group's pool (which has no cashback side)."""
+class Lookup:
+    """How a use case finds members and merchants: by a query each, by default. The
+    payment engine passes one that answers from rows it read for a whole batch."""
 
-    kind: str  # member | group
-    member_id: str | None
-    group_id: str | None
-    card_issuer_id: str
-    card_kind: str
-    cashback_account_id: int | None
-    charged_account_id: int  # the pool for a group
+    def member(self, conn: Connection, member_id: object) -> wallets.Member:
+        return wallets.find_member(conn, member_id)
+
+    def merchant(self, conn: Connection, merchant_id: object) -> merchants.Merchant:
+        return merchants.find_merchant(conn, merchant_id)
 
 
-def _check_channel(channel: object) -> str:
+BY_QUERY = Lookup()
+
+
+def _check_channel(channel: object) -> Channel:
     if channel not in CHANNELS:
         raise errors.InvalidRequest("channel must be card, qr or online", field="channel")
-    assert isinstance(channel, str)
     return channel
-
-
-def _sale(
-    cat: Catalog,
-    payer: Payer,
-    merchant: merchants.Merchant,
-    groups: frozenset[str],
-    channel: str,
-    at: datetime,
-) -> Sale:
-    return Sale(
-        card_issuer=payer.card_issuer_id,
-        card_kind=payer.card_kind,  # type: ignore[arg-type]
-        merchant_district=merchant.district,
-        merchant_tier=merchant.tier,
-        merchant_annual_sales_krw=merchant.annual_sales_krw,
-        merchant_groups=groups,
-        channel=channel,  # type: ignore[arg-type]
-        day=kst_day(at),
-    )
 
 
 def pay(
@@ -92,20 +70,28 @@ def pay(
     coupon_id: object = None,
     invoice: object = None,
     ref: str | None = None,
+    booking: Booking | None = None,
+    lookup: Lookup = BY_QUERY,
 ) -> dict[str, Any]:
-    """A member pays a merchant from its wallet (SPEC 3.6)."""
+    """A member pays a merchant from its wallet (SPEC 3.6).
+
+    With ``booking``, the payment is booked into it and written when the caller flushes
+    it; without, it is written before this returns.
+    """
     channel = _check_channel(channel)
-    member = wallets.find_member(conn, member_id)
-    merchant = merchants.find_merchant(conn, merchant_id)
+    member = lookup.member(conn, member_id)
+    merchant = lookup.merchant(conn, merchant_id)
     if not money.is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
     if not merchant.active:
         raise errors.MerchantInactive(field="merchant")
-    cat = policy.catalog(conn)
+    own = booking is None
+    booking = booking or Booking(conn, policy.catalog(conn))
+    cat = booking.cat
     if merchant.district not in cat.issuers.region(member.card_issuer_id):
         raise errors.MerchantNotInRegion(field="merchant")
-    coupon = _check_coupon(conn, coupon_id, member.id, merchant, amount_krw, at)
+    coupon = _check_coupon(conn, booking, coupon_id, member.id, merchant, amount_krw, at)
     if invoice is not None and (not isinstance(invoice, str) or len(invoice) > MAX_INVOICE_LENGTH):
         raise errors.InvalidRequest("invoice must be a short text", field="invoice")
     cost = money.price(amount_krw, merchant.discount_bps, coupon.value_krw if coupon else None)
@@ -118,26 +104,17 @@ def pay(
         member.cashback_account_id,
         member.charged_account_id,
     )
-    result = _book(
-        conn,
-        cat,
-        payer,
-        merchant,
-        cost,
-        channel,
-        at,
-        with_cashback=True,
-        coupon_id=coupon.id if coupon else None,
-        invoice=invoice,
-        ref=ref,
-    )
-    if coupon is not None:
-        merchants.use_coupon(conn, coupon.id, member.id, int(result["payment_id"]))
+    cb, fs = booking.rules(payer, merchant, channel, at, cashback=True)
+    ticket = Ticket(payer, merchant, amount_krw, channel, at, cb, fs, ref)
+    result = booking.book(ticket, cost, coupon_id=coupon.id if coupon else None, invoice=invoice)
+    if own:
+        booking.flush()
     return result
 
 
 def _check_coupon(
     conn: Connection,
+    booking: Booking,
     coupon_id: object,
     member_id: str,
     merchant: merchants.Merchant,
@@ -150,7 +127,9 @@ def _check_coupon(
     coupon = merchants.find_coupon(conn, coupon_id)
     if coupon.merchant_id != merchant.id:
         raise errors.CouponWrongMerchant(field="coupon")
-    if not merchants.coupon_held(conn, coupon.id, member_id):
+    if booking.claim_used(coupon.id, member_id) or not merchants.coupon_held(
+        conn, coupon.id, member_id
+    ):
         raise errors.CouponNotHeld(field="coupon")
     if not coupon.valid_on(kst_day(at)):
         raise errors.CouponExpired(field="coupon")
@@ -192,171 +171,11 @@ def group_pay(
     payer = Payer(
         "group", by.id, group.id, by.card_issuer_id, by.card_kind, None, group.pool_account_id
     )
-    return _book(
-        conn,
-        cat,
-        payer,
-        merchant,
-        cost,
-        channel,
-        at,
-        with_cashback=False,
-        coupon_id=None,
-        invoice=None,
-        ref=ref,
-    )
-
-
-def _book(
-    conn: Connection,
-    cat: Catalog,
-    payer: Payer,
-    merchant: merchants.Merchant,
-    cost: Price,
-    channel: str,
-    at: datetime,
-    *,
-    with_cashback: bool,
-    coupon_id: str | None,
-    invoice: object,
-    ref: str | None,
-) -> dict[str, Any]:
-    """Steps 4-6 of SPEC 3.6: funds, cashback, fees and fee support, then one entry."""
-    sale = _sale(cat, payer, merchant, cat.groups_of(merchant.id), channel, at)
-    cb_rules = [r for r in cat.cashback_rules if money.matches(r, sale)] if with_cashback else []
-    fs_rules = [r for r in cat.fee_support_rules if money.matches(r, sale)]
-    source_of = {r.id: cat.rule_accounts[r.id] for r in (*cb_rules, *fs_rules)}
-    fees_account = cat.external_accounts[FEES_ACCOUNT]
-    wallet_ids = [a for a in (payer.cashback_account_id, payer.charged_account_id) if a is not None]
-    locked = ledger.lock_balances(
-        conn, [*wallet_ids, merchant.receivable_account_id, fees_account, *source_of.values()]
-    )
-    cashback_balance = locked[payer.cashback_account_id] if payer.cashback_account_id else 0
-    charged_balance = locked[payer.charged_account_id]
-    if cashback_balance + charged_balance < cost.charged_krw:
-        raise errors.InsufficientFunds(field="amount")
-    # --- every check passed: from here on, only computation and writes ---
-    from_cashback, from_charged = money.split_wallet(
-        cashback_balance, charged_balance, cost.charged_krw
-    )
-    month = kst_month(at)
-    used = _cap_used(conn, cb_rules, payer.member_id, month)
-    remaining = {
-        r.budget_id: locked[source_of[r.id]] for r in (*cb_rules, *fs_rules) if r.budget_id
-    }
-    cb_lines = money.cashback(cb_rules, cost.charged_krw, used, remaining)
-    fee = money.fee(cost.charged_krw, channel, merchant.card_fee_bps, cat.platform.pg_fee_bps)  # type: ignore[arg-type]
-    fs_lines = money.fee_support(fs_rules, cost.charged_krw, fee, remaining)
-
-    pairs: list[tuple[int, int]] = [
-        (payer.charged_account_id, -from_charged),
-        (merchant.receivable_account_id, cost.charged_krw - fee),
-        (fees_account, fee),
-    ]
-    if payer.cashback_account_id is not None:
-        pairs.append((payer.cashback_account_id, -from_cashback))
-        pairs += [(payer.cashback_account_id, ln.amount_krw) for ln in cb_lines]
-    pairs += [(source_of[ln.rule_id], -ln.amount_krw) for ln in (*cb_lines, *fs_lines)]
-    pairs += [(merchant.receivable_account_id, ln.amount_krw) for ln in fs_lines]
-    payment_id = ledger.entry_ids.next()
-    ledger.post(conn, "pay", at, pairs, ref=ref, entry_id=payment_id)
-
-    conn.execute(
-        insert(payments),
-        {
-            "id": payment_id,
-            "ref": ref,
-            "payer_kind": payer.kind,
-            "member_id": payer.member_id if payer.kind == "member" else None,
-            "group_id": payer.group_id,
-            "merchant_id": merchant.id,
-            "card_issuer_id": payer.card_issuer_id,
-            "channel": channel,
-            "amount": cost.amount_krw,
-            "discount": cost.discount_krw,
-            "coupon_id": coupon_id,
-            "coupon_off": cost.coupon_off_krw,
-            "charged": cost.charged_krw,
-            "from_cashback": from_cashback,
-            "fee": fee,
-            "refunded": 0,
-            "status": "paid",
-            "invoice": invoice,
-            "at": at,
-            "month": month,
-        },
-    )
-    lines = [*cb_lines, *fs_lines]
-    capped = {r.id for r in cb_rules if r.monthly_cap_krw is not None}
-    if lines:
-        conn.execute(
-            insert(payment_lines),
-            [
-                {
-                    "payment_id": payment_id,
-                    "rule_id": ln.rule_id,
-                    "seq": i,
-                    "kind": ln.kind,
-                    "budget_id": ln.budget_id,
-                    "account_id": source_of[ln.rule_id],
-                    "capped": ln.rule_id in capped,
-                    "qualifying": ln.qualifying_krw,
-                    "amount": ln.amount_krw,
-                }
-                for i, ln in enumerate(lines)
-            ],
-        )
-    _add_cap_usage(conn, cb_rules, cb_lines, payer.member_id, month, sign=1)
-    if payer.kind == "member":
-        conn.execute(_ADD_SPENT, {"mid": payer.member_id, "delta": cost.charged_krw})
-    return {
-        "payment_id": str(payment_id),
-        "amount": cost.amount_krw,
-        "discount": cost.discount_krw,
-        "coupon_off": cost.coupon_off_krw,
-        "charged": cost.charged_krw,
-        "from_cashback": from_cashback,
-        "cashback": {ln.rule_id: ln.amount_krw for ln in cb_lines},
-        "fee": fee,
-        "fee_support": {ln.rule_id: ln.amount_krw for ln in fs_lines},
-    }
-
-
-def _cap_used(
-    conn: Connection, rules: Sequence[Any], member_id: str | None, month: str
-) -> dict[str, int]:
-    capped = [r.id for r in rules if r.monthly_cap_krw is not None]
-    if not capped or member_id is None:
-        return {}
-    rows = conn.execute(
-        select(cap_usage.c.rule_id, cap_usage.c.used).where(
-            cap_usage.c.member_id == member_id,
-            cap_usage.c.month == month,
-            cap_usage.c.rule_id.in_(capped),
-        )
-    )
-    return {r.rule_id: int(r.used) for r in rows}
-
-
-def _add_cap_usage(
-    conn: Connection,
-    rules: Sequence[Any],
-    lines: Sequence[Line],
-    member_id: str | None,
-    month: str,
-    *,
-    sign: int,
-) -> None:
-    capped = {r.id for r in rules if r.monthly_cap_krw is not None}
-    for ln in lines:
-        if ln.rule_id in capped and ln.qualifying_krw and member_id is not None:
-            add_to_counter(
-                conn,
-                cap_usage,
-                {"rule_id": ln.rule_id, "member_id": member_id, "month": month},
-                "used",
-                sign * ln.qualifying_krw,
-            )
+    cb, fs = rules_for(cat, payer, merchant, channel, at, cashback=False)
+    booking = Booking(conn, cat)
+    result = booking.book(Ticket(payer, merchant, amount_krw, channel, at, cb, fs, ref), cost)
+    booking.flush()
+    return result
 
 
 def find_payment(conn: Connection, *, ref: object = None, payment_id: object = None) -> Any:

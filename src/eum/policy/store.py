@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -88,6 +89,7 @@ cap_usage = Table(
     Column("member_id", String(64), primary_key=True),
     Column("month", String(7), primary_key=True),  # KST YYYY-MM
     Column("used", BigInteger, nullable=False),
+    Index("ix_cap_usage_member_month", "member_id", "month"),
 )
 
 rule_versions = Table(

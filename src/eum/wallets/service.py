@@ -91,6 +91,10 @@ def find_member(conn: Connection, member_id: object) -> Member:
     row = conn.execute(select(members).where(members.c.id == member_id)).first()
     if row is None:
         raise errors.UnknownMember(f"no member {member_id}", field="member")
+    return member_from_row(row)
+
+
+def member_from_row(row: Any) -> Member:
     return Member(
         row.id,
         row.card_issuer_id,
