@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
+from eum.clock import now
 from eum.config import settings
 from eum.ledger.store import journal_entries
 from eum.payments import qr
+from eum.payments.engine import PaymentEngine, PayRequest
 from tests.api_support import Api
 
 
@@ -236,3 +238,28 @@ def test_tokens_expire_when_revoked_and_wrong_passwords_lock_the_account(api: Ap
         "/api/v1/auth/login", json={"login": "lee", "password": "correct horse battery"}
     )
     assert locked.status_code == 423 and locked.json()["code"] == "account_locked"
+
+
+def test_a_full_payment_queue_answers_429_with_retry_after_and_takes_nothing(api: Api) -> None:
+    api.money("kim", "/api/v1/charges", {"amount": 20_000})
+    real = api.app.state.payments
+    stalled = PaymentEngine(real.engine, max_queue=1, autostart=False)
+    api.app.state.payments = stalled
+    try:
+        waiting = stalled.submit(
+            PayRequest(member_id="u-kim", merchant_id="m-mart", amount_krw=1_000, at=now())
+        )
+        before = entries(api)
+        body = {"merchant": "m-mart", "amount": 1_000}
+        refused = api.money("kim", "/api/v1/payments", body, key="retry-1")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+        assert refused.json()["code"] == "overloaded"
+        assert entries(api) == before
+        stalled.start()
+        assert waiting.result(timeout=30)["ok"]
+    finally:
+        stalled.close()
+        api.app.state.payments = real
+    # the refused key was not used: the same request now goes through
+    again = api.money("kim", "/api/v1/payments", body, key="retry-1")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "false"

@@ -317,3 +317,10 @@ Overloaded = _error(
     "Too many requests right now; retry shortly.",
     "Raised when the payment queue is full: the request was not taken, retry it later.",
 )
+PaymentPending = _error(
+    "payment_pending",
+    503,
+    "결제 처리가 늦어지고 있습니다. 같은 Idempotency-Key로 다시 요청해 결과를 확인하세요.",
+    "The payment was not answered in time; retry with the same Idempotency-Key.",
+    "Raised when a queued payment got no answer in time; it may still commit.",
+)

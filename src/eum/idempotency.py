@@ -58,7 +58,21 @@ def run(
     Returns ``{"ok": True, ...}`` or ``{"ok": False, "error": code}``. Raises
     ``IdempotencyConflict`` for a reused key with a different request.
     """
-    digest = fingerprint(op, fields)
+    return run_digest(
+        conn, scope=scope, key=key, digest=fingerprint(op, fields), at=at, action=action
+    )
+
+
+def run_digest(
+    conn: Connection,
+    *,
+    scope: str,
+    key: str,
+    digest: str,
+    at: datetime,
+    action: Callable[[], Result],
+) -> Result:
+    """``run`` for a request whose fingerprint the caller computed."""
     row = conn.execute(
         select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).where(
             idempotency_keys.c.scope == scope, idempotency_keys.c.key == key

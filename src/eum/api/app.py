@@ -5,6 +5,8 @@ Created by ``create_app`` so that tests can point it at their own database.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +27,7 @@ from eum.api import (
 )
 from eum.config import settings
 from eum.db import Database, make_engine
+from eum.payments.engine import PaymentEngine
 from eum.stats.service import totals
 from eum.web import pages
 
@@ -78,7 +81,13 @@ async def _no_receive() -> Message:
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.payments.close()  # finish and commit what is queued
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Eum API",
         version=__version__,
         description="인천e음 같은 지역사랑상품권을 운영하는 공용 플랫폼의 API",
@@ -88,6 +97,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
     app.state.engine = engine or make_engine(settings().database_url)
     app.state.db = Database(app.state.engine)
+    app.state.payments = PaymentEngine(app.state.engine)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings().max_body_bytes)
     openapi.install(app)

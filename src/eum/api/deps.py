@@ -28,6 +28,13 @@ MONEY: dict[int | str, dict[str, Any]] = {
     422: {"description": "SPEC error codes"},
 }
 
+# Payments go through the payment engine's queue, which may be full.
+MONEY_QUEUED: dict[int | str, dict[str, Any]] = {
+    **MONEY,
+    429: {"description": "overloaded: the payment queue is full, retry after Retry-After"},
+    503: {"description": "payment_pending: not answered in time, retry with the same key"},
+}
+
 bearer = HTTPBearer(auto_error=False, description="로그인으로 받은 토큰 (POST /api/v1/auth/login)")
 
 
@@ -85,6 +92,26 @@ def idempotency_key(
 IdemKey = Annotated[str, Depends(idempotency_key)]
 
 
+def request_fingerprint(request: Request, body: BaseModel | None) -> str:
+    """What a key is bound to: the method, the path and the body as sent."""
+    fields = {
+        "path": request.url.path,
+        "body": body.model_dump(mode="json", exclude_unset=True) if body else None,
+    }
+    return idempotency.fingerprint(request.method, fields)
+
+
+def money_response(result: dict[str, Any], status: int = 201) -> JSONResponse:
+    """The response of a stored result: the success body, or its problem."""
+    headers = {"Idempotent-Replayed": "true" if result.get("replayed") else "false"}
+    if not result["ok"]:
+        response = from_stored(result)
+        response.headers.update(headers)
+        return response
+    content = {k: v for k, v in result.items() if k not in ("ok", "replayed")}
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
 def money_call(
     db: Database,
     caller: Principal,
@@ -97,31 +124,15 @@ def money_call(
 ) -> JSONResponse:
     """Run a money operation once per key: the first response, success or error, is kept
     with the operation's own transaction and replayed for the same key and request."""
-    fields = {
-        "path": request.url.path,
-        "body": body.model_dump(mode="json", exclude_unset=True) if body else None,
-    }
+    digest = request_fingerprint(request, body)
     at = now()
 
     def unit(conn: Any) -> dict[str, Any]:
-        return idempotency.run(
-            conn,
-            scope=caller.scope,
-            key=key,
-            op=request.method,
-            fields=fields,
-            at=at,
-            action=lambda: action(conn, at),
+        return idempotency.run_digest(
+            conn, scope=caller.scope, key=key, digest=digest, at=at, action=lambda: action(conn, at)
         )
 
-    result: dict[str, Any] = db.run(unit)
-    headers = {"Idempotent-Replayed": "true" if result.get("replayed") else "false"}
-    if not result["ok"]:
-        response = from_stored(result)
-        response.headers.update(headers)
-        return response
-    content = {k: v for k, v in result.items() if k not in ("ok", "replayed")}
-    return JSONResponse(status_code=status, content=content, headers=headers)
+    return money_response(db.run(unit), status)
 
 
 class Page(BaseModel):

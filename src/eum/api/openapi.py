@@ -56,6 +56,9 @@ def complete(doc: dict[str, Any]) -> dict[str, Any]:
             answers = operation.setdefault("responses", {})
             for status, description in ANSWERS.items():
                 answers[status] = _problem_answer(description)
+            for status, answer in answers.items():  # a route's own 429, 503
+                if status[0] in "45" and status not in ANSWERS:
+                    answers[status] = _problem_answer(answer.get("description", ""))
             for parameter in operation.get("parameters", []):
                 if parameter.get("name") == "Idempotency-Key":
                     parameter["required"] = True

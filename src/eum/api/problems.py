@@ -53,8 +53,14 @@ def problem(
     return JSONResponse(status_code=status, content=body, media_type=PROBLEM, headers=headers)
 
 
+RETRY_AFTER_SECONDS = "1"
+
+
 def from_error(exc: EumError) -> JSONResponse:
-    return problem(exc.status, exc.code, exc.message_ko, exc.message_en, exc.detail, exc.field)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if exc.status in (429, 503) else None
+    return problem(
+        exc.status, exc.code, exc.message_ko, exc.message_en, exc.detail, exc.field, headers
+    )
 
 
 def from_stored(result: dict[str, Any]) -> JSONResponse:

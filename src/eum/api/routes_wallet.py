@@ -9,13 +9,25 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from eum import errors
-from eum.api.deps import DB, MONEY, Caller, IdemKey, Member, Page, money_call
+from eum.api.deps import (
+    DB,
+    MONEY,
+    MONEY_QUEUED,
+    Caller,
+    IdemKey,
+    Member,
+    Page,
+    money_call,
+    money_response,
+    request_fingerprint,
+)
 from eum.api.schemas import ChargeIn, PayIn, RefundIn, WithdrawIn
 from eum.clock import now
 from eum.config import settings
 from eum.payments import qr
 from eum.payments import service as payments
 from eum.payments import views as payment_views
+from eum.payments.engine import PaymentEngine, PayRequest
 from eum.wallets import service as wallets
 from eum.wallets import views as wallet_views
 
@@ -82,27 +94,30 @@ def _target(body: PayIn) -> tuple[str, int]:
     return claim.merchant_id, amount
 
 
-@router.post("/payments", status_code=201, responses=MONEY)
-def pay(body: PayIn, request: Request, db: DB, me: Member, key: IdemKey) -> JSONResponse:
-    """가맹점에 결제: 혜택플러스 할인, 쿠폰, 캐시백, 수수료 (SPEC 3.6)."""
+@router.post("/payments", status_code=201, responses=MONEY_QUEUED)
+def pay(body: PayIn, request: Request, me: Member, key: IdemKey) -> JSONResponse:
+    """가맹점에 결제: 혜택플러스 할인, 쿠폰, 캐시백, 수수료 (SPEC 3.6).
+
+    결제는 결제 엔진의 대기열을 거쳐 다른 결제와 함께 한 번에 기록되며, 기록이 끝난
+    뒤에 응답합니다. 대기열이 가득 차면 429와 Retry-After로 답합니다.
+    """
     merchant_id, amount = _target(body)
-    return money_call(
-        db,
-        me,
-        key,
-        request,
-        body,
-        lambda c, at: payments.pay(
-            c,
+    engine: PaymentEngine = request.app.state.payments
+    outcome = engine.pay_or_pending(
+        PayRequest(
             member_id=me.member_id,
             merchant_id=merchant_id,
             amount_krw=amount,
-            at=at,
+            at=now(),
             channel="qr" if body.qr is not None and body.channel == "card" else body.channel,
             coupon_id=body.coupon,
             invoice=body.invoice,
+            scope=me.scope,
+            key=key,
+            fingerprint=request_fingerprint(request, body),
         ),
     )
+    return money_response(outcome)
 
 
 @router.get("/payments", response_model=Page)

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 1000
 DEFAULT_MAX_QUEUE = 20_000
+PAY_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,14 @@ class PaymentEngine:
 
     def pay(self, request: PayRequest, timeout: float | None = None) -> Outcome:
         return self.submit(request).result(timeout)
+
+    def pay_or_pending(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
+        """``pay``, raising ``PaymentPending`` when no answer came in ``timeout``: the
+        payment may still commit, and a retry with its key tells."""
+        try:
+            return self.pay(request, timeout)
+        except TimeoutError:
+            raise errors.PaymentPending() from None
 
     @property
     def queued(self) -> int:
