@@ -23,13 +23,18 @@ def _processors(conn: Connection, table: Table, columns: Sequence[str]) -> list[
 
 
 def _prepared(rows: Sequence[Row], processors: list[Callable[[Any], Any] | None]) -> list[Row]:
-    if not any(processors):
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not active:
         return list(rows)
-    pairs = list(enumerate(processors))
-    return [
-        tuple(v if p is None or v is None else p(v) for (_, p), v in zip(pairs, row, strict=True))
-        for row in rows
-    ]
+    out: list[Row] = []
+    for row in rows:
+        values = list(row)
+        for i, p in active:
+            v = values[i]
+            if v is not None:
+                values[i] = p(v)
+        out.append(values)
+    return out
 
 
 def insert_rows(

@@ -21,7 +21,6 @@ from sqlalchemy import Connection, bindparam, select, update
 from eum import bulk, errors
 from eum.clock import kst_day, kst_month
 from eum.ledger import service as ledger
-from eum.ledger.model import build_postings
 from eum.ledger.store import accounts, journal_entries, postings
 from eum.merchants.service import Merchant
 from eum.merchants.store import coupon_claims
@@ -224,11 +223,16 @@ class Booking:
         pairs += [(source_of[ln.rule_id], -ln.amount_krw) for ln in (*cb_lines, *fs_lines)]
         pairs += [(receivable, ln.amount_krw) for ln in fs_lines]
         payment_id = ledger.entry_ids.next()
-        lines = build_postings(pairs)
-        for p in lines:
-            held[p.account_id] += p.amount_krw
-            self._moved[p.account_id] += p.amount_krw
-            self._postings.append((payment_id, p.account_id, p.amount_krw))
+        net: dict[int, int] = {}
+        for account, amount in pairs:
+            net[account] = net.get(account, 0) + amount
+        assert sum(net.values()) == 0, "an entry's postings sum to zero"
+        lines = [(a, v) for a, v in sorted(net.items()) if v]
+        moved = self._moved
+        for account, amount in lines:
+            held[account] += amount
+            moved[account] += amount
+            self._postings.append((payment_id, account, amount))
         if lines:  # a payment that moved nothing (a coupon paid all of it) has no entry
             self._entries.append((payment_id, "pay", ticket.at, ticket.ref))
         self._payments.append(

@@ -71,17 +71,26 @@ class _Prefetched(payments.Lookup):
         self.members = _rows_by_id(conn, members, {r.member_id for r in requests})
         self.merchants = _rows_by_id(conn, merchants_table, {r.merchant_id for r in requests})
 
+        self._members: dict[object, wallets.Member] = {}
+        self._merchants: dict[object, merchants.Merchant] = {}
+
     def member(self, conn: Connection, member_id: object) -> wallets.Member:
-        row = self.members.get(member_id) if isinstance(member_id, str) else None
-        if row is None:
-            raise errors.UnknownMember(f"no member {member_id}", field="member")
-        return wallets.member_from_row(row)
+        found = self._members.get(member_id) if isinstance(member_id, str) else None
+        if found is None:
+            row = self.members.get(member_id) if isinstance(member_id, str) else None
+            if row is None:
+                raise errors.UnknownMember(f"no member {member_id}", field="member")
+            found = self._members[member_id] = wallets.member_from_row(row)
+        return found
 
     def merchant(self, conn: Connection, merchant_id: object) -> merchants.Merchant:
-        row = self.merchants.get(merchant_id) if isinstance(merchant_id, str) else None
-        if row is None:
-            raise errors.UnknownMerchant(f"no merchant {merchant_id}", field="merchant")
-        return merchants.merchant_from_row(row)
+        found = self._merchants.get(merchant_id) if isinstance(merchant_id, str) else None
+        if found is None:
+            row = self.merchants.get(merchant_id) if isinstance(merchant_id, str) else None
+            if row is None:
+                raise errors.UnknownMerchant(f"no merchant {merchant_id}", field="merchant")
+            found = self._merchants[merchant_id] = merchants.merchant_from_row(row)
+        return found
 
 
 def _rows_by_id(conn: Connection, table: Any, ids: set[object]) -> dict[object, Any]:
