@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB_URL ?= sqlite:///var/eum.sqlite3
 
-.PHONY: run test install lint typecheck pytest demo verify scenarios clean
+.PHONY: run test install lint typecheck pytest demo verify scenarios bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,18 @@ run: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## Every Performance figure on SQLite and PostgreSQL: prints a table, writes bench/results/.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 scenarios: $(STAMP)
 	for f in tests/scenarios/*.yaml; do $(BIN)/eum scenario run $$f > /dev/null || exit 1; done

@@ -31,6 +31,7 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "eum_read_only"  # execution option: a transaction that only reads
 MAX_TX_RETRIES = 20
 
 
@@ -53,6 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database not in (None, "", ":memory:") and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 10)  # request threads read beside the writer
+            kwargs.setdefault("max_overflow", 40)
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -61,7 +65,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _sqlite_hooks(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("max_overflow", 40)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -79,7 +83,10 @@ def _sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take a snapshot without the write lock (WAL lets them run beside the
+        # writer); writers queue for the lock up front.
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -144,5 +151,13 @@ class Database:
         return result
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return fn(conn, *args, **kwargs)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: on SQLite its transaction does not take the write lock."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        yield conn

@@ -16,7 +16,18 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, DateTime, String, Table, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+    tuple_,
+)
 
 from eum.db import metadata
 from eum.errors import EumError, IdempotencyConflict
@@ -105,33 +116,30 @@ def row_for(scope: str, key: str, digest: str, result: Result, at: datetime) -> 
 
 
 def stored_many(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    """The stored rows of many (scope, key) pairs at once, by pair."""
+    """The stored rows of many (scope, key) pairs at once, by pair: one query per chunk."""
     from eum import bulk
 
-    by_scope: dict[str, list[str]] = {}
-    for scope, key in sorted(set(keys)):
-        by_scope.setdefault(scope, []).append(key)
+    wanted = sorted(set(keys))
     found: dict[tuple[str, str], Any] = {}
-    for scope, scope_keys in by_scope.items():
-        for chunk in bulk.chunks(scope_keys):
-            if conn.dialect.name == "postgresql":
-                # One primary-key probe per key, whatever the table's statistics say.
-                rows = conn.execute(
-                    text(
-                        "SELECT k.* FROM unnest(CAST(:keys AS text[])) AS u(key) "
-                        "CROSS JOIN LATERAL (SELECT * FROM idempotency_keys i "
-                        "WHERE i.scope = :scope AND i.key = u.key) AS k"
-                    ).columns(*idempotency_keys.c),
-                    {"keys": list(chunk), "scope": scope},
+    for chunk in bulk.chunks(wanted, 400):
+        if conn.dialect.name == "postgresql":
+            # One primary-key probe per pair, whatever the table's statistics say.
+            rows = conn.execute(
+                text(
+                    "SELECT k.* FROM unnest(CAST(:scopes AS text[]), CAST(:keys AS text[]))"
+                    " AS u(scope, key) CROSS JOIN LATERAL (SELECT * FROM idempotency_keys i"
+                    " WHERE i.scope = u.scope AND i.key = u.key) AS k"
+                ).columns(*idempotency_keys.c),
+                {"scopes": [s for s, _ in chunk], "keys": [k for _, k in chunk]},
+            )
+        else:
+            rows = conn.execute(
+                select(idempotency_keys).where(
+                    tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(list(chunk))
                 )
-            else:
-                rows = conn.execute(
-                    select(idempotency_keys).where(
-                        idempotency_keys.c.scope == scope, idempotency_keys.c.key.in_(chunk)
-                    )
-                )
-            for r in rows:
-                found[(r.scope, r.key)] = r
+            )
+        for r in rows:
+            found[(r.scope, r.key)] = r
     return found
 
 

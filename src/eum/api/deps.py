@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ from eum.api.problems import from_stored
 from eum.auth import service as auth
 from eum.auth.model import Principal
 from eum.clock import now
-from eum.db import Database
+from eum.db import Database, reading
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -38,7 +39,7 @@ MONEY_QUEUED: dict[int | str, dict[str, Any]] = {
 bearer = HTTPBearer(auto_error=False, description="로그인으로 받은 토큰 (POST /api/v1/auth/login)")
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -46,21 +47,25 @@ def database(request: Request) -> Database:
 DB = Annotated[Database, Depends(database)]
 
 
-def principal(
+async def principal(
     db: DB, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
+    # Dependencies are async so that a request does not hop to a worker thread for each;
+    # only a token not seen in the last seconds is read, in a worker thread.
     if creds is None or not creds.credentials:
         raise errors.Unauthorized("an Authorization: Bearer token is required")
-    token = creds.credentials
-    found: Principal = db.read(lambda conn: auth.authenticate(conn, token, now()))
-    return found
+    token, at = creds.credentials, now()
+    known = auth.recent.known(token, at)
+    if known is not None:
+        return known
+    return await run_in_threadpool(auth.recent.authenticate, lambda: reading(db.engine), token, at)
 
 
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def role(*allowed: str) -> Callable[[Principal], Principal]:
-    def check(p: Caller) -> Principal:
+def role(*allowed: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(p: Caller) -> Principal:
         if p.role not in allowed:
             raise errors.Forbidden(f"this needs one of: {', '.join(allowed)}")
         return p
@@ -74,7 +79,7 @@ Admin = Annotated[Principal, Depends(role("issuer_admin", "operator"))]
 Operator = Annotated[Principal, Depends(role("operator"))]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

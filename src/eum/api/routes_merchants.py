@@ -41,13 +41,13 @@ Short = Annotated[str | None, Query(max_length=64)]
 IMAGE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 
 
-def viewer(
+async def viewer(
     db: DB,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     """The caller of a public endpoint: anonymous, or whoever the token says (a bad token
     is still refused)."""
-    return None if creds is None else principal(db, creds)
+    return None if creds is None else await principal(db, creds)
 
 
 Viewer = Annotated[Principal | None, Depends(viewer)]

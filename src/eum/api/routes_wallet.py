@@ -95,7 +95,7 @@ def _target(body: PayIn) -> tuple[str, int]:
 
 
 @router.post("/payments", status_code=201, responses=MONEY_QUEUED)
-def pay(body: PayIn, request: Request, me: Member, key: IdemKey) -> JSONResponse:
+async def pay(body: PayIn, request: Request, me: Member, key: IdemKey) -> JSONResponse:
     """가맹점에 결제: 혜택플러스 할인, 쿠폰, 캐시백, 수수료 (SPEC 3.6).
 
     결제는 결제 엔진의 대기열을 거쳐 다른 결제와 함께 한 번에 기록되며, 기록이 끝난
@@ -103,7 +103,7 @@ def pay(body: PayIn, request: Request, me: Member, key: IdemKey) -> JSONResponse
     """
     merchant_id, amount = _target(body)
     engine: PaymentEngine = request.app.state.payments
-    outcome = engine.pay_or_pending(
+    outcome = await engine.pay_async(
         PayRequest(
             member_id=me.member_id,
             merchant_id=merchant_id,

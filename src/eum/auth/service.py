@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -243,7 +245,8 @@ def _aware(value: datetime) -> datetime:
 
 
 def logout(conn: Connection, *, token: str, at: datetime) -> None:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token; it stops working at once (in this process; see ``recent``)."""
+    recent.forget(token)
     conn.execute(
         update(sessions)
         .where(sessions.c.token_hash == _digest(token), sessions.c.revoked_at.is_(None))
@@ -253,6 +256,10 @@ def logout(conn: Connection, *, token: str, at: datetime) -> None:
 
 def authenticate(conn: Connection, token: str, at: datetime) -> Principal:
     """The principal behind a token that exists, is not revoked and has not expired."""
+    return _authenticate(conn, token, at)[0]
+
+
+def _authenticate(conn: Connection, token: str, at: datetime) -> tuple[Principal, datetime]:
     row = conn.execute(
         select(sessions.c.expires_at, sessions.c.revoked_at, users)
         .join(users, users.c.id == sessions.c.user_id)
@@ -264,7 +271,7 @@ def authenticate(conn: Connection, token: str, at: datetime) -> Principal:
     if row.role in ("issuer_admin", "promoter"):
         tree = policy.catalog(conn).issuers
         issuers, districts = tree.subtree(row.issuer_id), tree.covers(row.issuer_id)
-    return Principal(
+    principal = Principal(
         user_id=row.id,
         login=row.login,
         role=row.role,
@@ -274,3 +281,51 @@ def authenticate(conn: Connection, token: str, at: datetime) -> Principal:
         issuers=issuers,
         districts=districts,
     )
+    return principal, _aware(row.expires_at)
+
+
+class RecentTokens:
+    """Principals of tokens checked in the last ``ttl`` seconds, so that a burst of
+    requests with one token reads its session once.
+
+    A token revoked by ``logout`` in this process stops working at once; a change made
+    by another process (a logout served by another worker, a deactivated account) is
+    seen within ``ttl``. A token never outlives its own expiry.
+    """
+
+    def __init__(self, ttl: float = 2.0, size: int = 100_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._seen: dict[str, tuple[Principal, float, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def known(self, token: str, at: datetime) -> Principal | None:
+        """The principal of a token checked less than ``ttl`` ago, if any."""
+        hit = self._seen.get(_digest(token))
+        if hit is not None and time.monotonic() < hit[1] and at < hit[2]:
+            return hit[0]
+        return None
+
+    def authenticate(self, conn_factory: Any, token: str, at: datetime) -> Principal:
+        found_recently = self.known(token, at)
+        if found_recently is not None:
+            return found_recently
+        digest, clock = _digest(token), time.monotonic()
+        with conn_factory() as conn:
+            found, expires = _authenticate(conn, token, at)
+        with self._lock:
+            if len(self._seen) >= self.size:
+                self._seen.clear()
+            self._seen[digest] = (found, clock + self.ttl, expires)
+        return found
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._seen.pop(_digest(token), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+recent = RecentTokens()

@@ -15,9 +15,11 @@ its payments are retried one per transaction, so one bad request cannot fail oth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -198,6 +200,7 @@ class PaymentEngine:
         self._lock = threading.Lock()
         self.batches = 0
         self.payments = 0
+        self.busy_seconds = 0.0  # time spent booking and committing batches
 
     # --- entry points ---------------------------------------------------------------
 
@@ -223,6 +226,14 @@ class PaymentEngine:
         payment may still commit, and a retry with its key tells."""
         try:
             return self.pay(request, timeout)
+        except TimeoutError:
+            raise errors.PaymentPending() from None
+
+    async def pay_async(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
+        """``pay_or_pending`` for an event loop: waits without holding a thread."""
+        future = asyncio.wrap_future(self.submit(request))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             raise errors.PaymentPending() from None
 
@@ -269,7 +280,17 @@ class PaymentEngine:
                 batch.append(item)
             self._commit(batch)
 
+    def stats(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "payments": self.payments,
+            "mean_batch": round(self.payments / self.batches, 1) if self.batches else 0,
+            "busy_seconds": round(self.busy_seconds, 3),
+            "queued": self.queued,
+        }
+
     def _commit(self, batch: list[tuple[PayRequest, Future[Outcome]]]) -> None:
+        started = time.perf_counter()
         try:
             outcomes = run_in_transaction(self.engine, pay_batch, [r for r, _ in batch])
         except Exception as exc:
@@ -283,6 +304,7 @@ class PaymentEngine:
             return
         self.batches += 1
         self.payments += len(batch)
+        self.busy_seconds += time.perf_counter() - started
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 future.set_exception(outcome)
