@@ -574,17 +574,19 @@ def _recording(conn: Connection, seen: list[Statement] | None) -> Iterator[None]
 
 def explain_statements(engine: Engine, seen: list[Statement], top: int = 3) -> list[dict[str, Any]]:
     """The ``top`` distinct SELECTs that took longest in total, each explained with the
-    parameters of its first run."""
-    by_sql: dict[str, tuple[Any, float, int]] = {}
+    parameters of its slowest run."""
+    by_sql: dict[str, tuple[Any, float, float, int]] = {}  # params, slowest, total ms, runs
     for statement, params, ms in seen:
         if statement.lstrip().upper().startswith("SELECT"):
-            first, total, n = by_sql.get(statement, (params, 0.0, 0))
-            by_sql[statement] = (first, total + ms, n + 1)
-    ranked = sorted(by_sql.items(), key=lambda kv: -kv[1][1])[:top]
+            worst, slowest, total, n = by_sql.get(statement, (params, ms, 0.0, 0))
+            if ms >= slowest:
+                worst, slowest = params, ms
+            by_sql[statement] = (worst, slowest, total + ms, n + 1)
+    ranked = sorted(by_sql.items(), key=lambda kv: -kv[1][2])[:top]
     out = []
     with engine.connect() as conn:
         prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
-        for statement, (params, total, n) in ranked:
+        for statement, (params, _, total, n) in ranked:
             plan = conn.exec_driver_sql(prefix + statement, params).all()
             out.append(
                 {
