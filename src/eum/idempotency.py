@@ -29,6 +29,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from eum import bulk
 from eum.db import metadata
 from eum.errors import EumError, IdempotencyConflict
 
@@ -117,8 +118,6 @@ def row_for(scope: str, key: str, digest: str, result: Result, at: datetime) -> 
 
 def stored_many(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """The stored rows of many (scope, key) pairs at once, by pair: one query per chunk."""
-    from eum import bulk
-
     wanted = sorted(set(keys))
     found: dict[tuple[str, str], Any] = {}
     for chunk in bulk.chunks(wanted, 400):
@@ -145,7 +144,5 @@ def stored_many(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple
 
 def store_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Store the results of many new keys (rows made by ``row_for``)."""
-    from eum import bulk
-
     columns = ("scope", "key", "fingerprint", "result", "created_at")
     bulk.insert_rows(conn, idempotency_keys, columns, [[r[c] for c in columns] for r in rows])

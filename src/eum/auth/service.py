@@ -254,12 +254,9 @@ def logout(conn: Connection, *, token: str, at: datetime) -> None:
     )
 
 
-def authenticate(conn: Connection, token: str, at: datetime) -> Principal:
-    """The principal behind a token that exists, is not revoked and has not expired."""
-    return _authenticate(conn, token, at)[0]
-
-
-def _authenticate(conn: Connection, token: str, at: datetime) -> tuple[Principal, datetime]:
+def authenticate(conn: Connection, token: str, at: datetime) -> tuple[Principal, datetime]:
+    """The principal behind a token that exists, is not revoked and has not expired,
+    with the token's expiry."""
     row = conn.execute(
         select(sessions.c.expires_at, sessions.c.revoked_at, users)
         .join(users, users.c.id == sessions.c.user_id)
@@ -312,7 +309,7 @@ class RecentTokens:
             return found_recently
         digest, clock = _digest(token), time.monotonic()
         with conn_factory() as conn:
-            found, expires = _authenticate(conn, token, at)
+            found, expires = authenticate(conn, token, at)
         with self._lock:
             if len(self._seen) >= self.size:
                 self._seen.clear()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from eum import bulk
 from eum.ledger.model import Posting, UnbalancedEntry, build_postings
 from eum.ledger.store import accounts, journal_entries, postings
 
@@ -63,8 +64,6 @@ def account_id(conn: Connection, code: str) -> int | None:
 
 def lock_balances(conn: Connection, account_ids: Iterable[int]) -> dict[int, int]:
     """Read balances and lock their rows (PostgreSQL) in ascending id order."""
-    from eum import bulk
-
     ids = sorted(set(account_ids))
     found: dict[int, int] = {}
     for chunk in bulk.chunks(ids):  # ascending chunks keep the locking order

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from eum import bulk, errors
 from eum.clock import kst_day, kst_month
 from eum.ledger import service as ledger
+from eum.ledger.model import build_postings
 from eum.ledger.store import accounts, journal_entries, postings
 from eum.merchants.service import Merchant
 from eum.merchants.store import coupon_claims
@@ -223,11 +224,7 @@ class Booking:
         pairs += [(source_of[ln.rule_id], -ln.amount_krw) for ln in (*cb_lines, *fs_lines)]
         pairs += [(receivable, ln.amount_krw) for ln in fs_lines]
         payment_id = ledger.entry_ids.next()
-        net: dict[int, int] = {}
-        for account, amount in pairs:
-            net[account] = net.get(account, 0) + amount
-        assert sum(net.values()) == 0, "an entry's postings sum to zero"
-        lines = [(a, v) for a, v in sorted(net.items()) if v]
+        lines = build_postings(pairs)
         moved = self._moved
         for account, amount in lines:
             held[account] += amount

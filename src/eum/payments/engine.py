@@ -70,28 +70,27 @@ class _Prefetched(payments.Lookup):
     """Members and merchants of a whole batch, read with one query per table."""
 
     def __init__(self, conn: Connection, requests: Sequence[PayRequest]) -> None:
-        self.members = _rows_by_id(conn, members, {r.member_id for r in requests})
-        self.merchants = _rows_by_id(conn, merchants_table, {r.merchant_id for r in requests})
-
-        self._members: dict[object, wallets.Member] = {}
-        self._merchants: dict[object, merchants.Merchant] = {}
+        self.members = {
+            k: wallets.member_from_row(row)
+            for k, row in _rows_by_id(conn, members, {r.member_id for r in requests}).items()
+        }
+        self.merchants = {
+            k: merchants.merchant_from_row(row)
+            for k, row in _rows_by_id(
+                conn, merchants_table, {r.merchant_id for r in requests}
+            ).items()
+        }
 
     def member(self, conn: Connection, member_id: object) -> wallets.Member:
-        found = self._members.get(member_id) if isinstance(member_id, str) else None
+        found = self.members.get(member_id) if isinstance(member_id, str) else None
         if found is None:
-            row = self.members.get(member_id) if isinstance(member_id, str) else None
-            if row is None:
-                raise errors.UnknownMember(f"no member {member_id}", field="member")
-            found = self._members[member_id] = wallets.member_from_row(row)
+            raise errors.UnknownMember(f"no member {member_id}", field="member")
         return found
 
     def merchant(self, conn: Connection, merchant_id: object) -> merchants.Merchant:
-        found = self._merchants.get(merchant_id) if isinstance(merchant_id, str) else None
+        found = self.merchants.get(merchant_id) if isinstance(merchant_id, str) else None
         if found is None:
-            row = self.merchants.get(merchant_id) if isinstance(merchant_id, str) else None
-            if row is None:
-                raise errors.UnknownMerchant(f"no merchant {merchant_id}", field="merchant")
-            found = self._merchants[merchant_id] = merchants.merchant_from_row(row)
+            raise errors.UnknownMerchant(f"no merchant {merchant_id}", field="merchant")
         return found
 
 
@@ -221,16 +220,10 @@ class PaymentEngine:
     def pay(self, request: PayRequest, timeout: float | None = None) -> Outcome:
         return self.submit(request).result(timeout)
 
-    def pay_or_pending(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
-        """``pay``, raising ``PaymentPending`` when no answer came in ``timeout``: the
-        payment may still commit, and a retry with its key tells."""
-        try:
-            return self.pay(request, timeout)
-        except TimeoutError:
-            raise errors.PaymentPending() from None
-
     async def pay_async(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
-        """``pay_or_pending`` for an event loop: waits without holding a thread."""
+        """``pay`` for an event loop: waits without holding a thread, and raises
+        ``PaymentPending`` when no answer came in ``timeout`` (the payment may still
+        commit; a retry with its key tells)."""
         future = asyncio.wrap_future(self.submit(request))
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
