@@ -25,6 +25,7 @@ from eum.ledger.service import entry_ids
 from eum.ledger.store import accounts, journal_entries, postings
 from eum.policy import service as policy
 from eum.scenario import apply_setup, fresh_engine, validate
+from eum.stats.rollups import Tally
 from eum.wallets.store import charge_months, charges, members
 
 OPENING_CHARGE_KRW = 1_000_000
@@ -83,6 +84,7 @@ def _load_chunk(conn: Any, ids: list[str], cards: list[str]) -> None:
     bank = conn.execute(select(accounts.c.id).where(accounts.c.code == "external:bank")).scalar()
     month = SETUP_AT.strftime("%Y-%m")
     member_rows, entry_rows, posting_rows, charge_rows, month_rows, moved = [], [], [], [], [], []
+    tally = Tally()
     for m, card, (cb, ch) in zip(ids, cards, codes, strict=True):
         entry = entry_ids.next()
         member_rows.append(
@@ -93,6 +95,8 @@ def _load_chunk(conn: Any, ids: list[str], cards: list[str]) -> None:
         charge_rows.append((entry, m, OPENING_CHARGE_KRW, SETUP_AT))
         month_rows.append((m, month, OPENING_CHARGE_KRW))
         moved.append((found[ch], OPENING_CHARGE_KRW))
+        tally.joined(card_issuer_id=card, at=SETUP_AT)
+        tally.charged(card_issuer_id=card, at=SETUP_AT, amount=OPENING_CHARGE_KRW)
     bulk.insert_rows(
         conn,
         members,
@@ -114,6 +118,7 @@ def _load_chunk(conn: Any, ids: list[str], cards: list[str]) -> None:
     bulk.insert_rows(conn, charge_months, ("member_id", "month", "charged"), month_rows)
     bulk.add_to_column(conn, accounts, "id", "balance", sorted(moved))
     bulk.add_to_column(conn, accounts, "id", "balance", [(bank, -OPENING_CHARGE_KRW * len(ids))])
+    tally.flush(conn)
 
 
 @contextmanager

@@ -48,6 +48,7 @@ from eum.policy import service as policy
 from eum.policy.model import Catalog
 from eum.stats import service as stats_service
 from eum.stats import views as stats
+from eum.stats.rollups import Tally
 from eum.wallets import views as wallet_views
 from eum.wallets.store import members
 
@@ -120,7 +121,7 @@ def _per_day(days: list[tuple[datetime, list[float]]], count: int) -> list[int]:
     return out
 
 
-Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], Tally]
 
 
 @dataclass
@@ -139,6 +140,7 @@ class _Loader:
     payments: list[tuple[Any, ...]] = field(default_factory=list, init=False)
     lines: list[tuple[Any, ...]] = field(default_factory=list, init=False)
     refunds: list[tuple[Any, ...]] = field(default_factory=list, init=False)
+    tally: Tally = field(default_factory=Tally, init=False)
     # what booking would have read from the database
     _cap_used: dict[tuple[str, str, str], int] = field(default_factory=dict, init=False)
     _cashback: dict[str, int] = field(default_factory=lambda: defaultdict(int), init=False)
@@ -154,9 +156,10 @@ class _Loader:
     _refund_counter: int = field(default=0, init=False)
 
     def take(self) -> Batch:
-        """The rows generated so far (payments, lines, refunds), handed over."""
-        batch = (self.payments, self.lines, self.refunds)
-        self.payments, self.lines, self.refunds = [], [], []
+        """The rows generated so far (payments, lines, refunds) and their dashboard
+        counters, handed over."""
+        batch = (self.payments, self.lines, self.refunds, self.tally)
+        self.payments, self.lines, self.refunds, self.tally = [], [], [], Tally()
         return batch
 
     def __post_init__(self) -> None:
@@ -218,6 +221,19 @@ class _Loader:
 
         self._counter += 1
         pid = _time_id(at, self._counter)
+        booked = [(ln.rule_id, ln.budget_id, ln.kind, ln.amount_krw) for ln in (*cb, *fs)]
+        self.tally.paid(
+            merchant_id=m.id,
+            district=m.district,
+            category=m.category,
+            card_issuer_id=issuer,
+            member_id=member,
+            at=at,
+            amount=amount,
+            charged=charged,
+            fee=fee,
+            lines=booked,
+        )
         for seq, ln in enumerate((*cb, *fs)):
             self.lines.append(
                 (
@@ -250,6 +266,17 @@ class _Loader:
                 )
             )
             self._cashback[member] = max(0, self._cashback[member] + from_cashback - earned)
+            self.tally.refunded(  # in full: every line goes back whole
+                merchant_id=m.id,
+                district=m.district,
+                category=m.category,
+                card_issuer_id=issuer,
+                payment_month=month,
+                at=refund_at,
+                amount=charged,
+                fee_back=fee,
+                lines_back=booked,
+            )
         self.payments.append(
             (
                 pid,
@@ -272,6 +299,7 @@ class _Loader:
                 None,
                 at,
                 month,
+                m.district,
             )
         )
 
@@ -314,7 +342,7 @@ def _next_batch(queue: multiprocessing.Queue[Batch | None], child: BaseProcess) 
 
 
 def _write(
-    conn: Connection, rows: list[tuple[Any, ...]], lines: list[Any], back: list[Any]
+    conn: Connection, rows: list[tuple[Any, ...]], lines: list[Any], back: list[Any], tally: Tally
 ) -> None:
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
@@ -326,6 +354,7 @@ def _write(
         bulk.insert_rows(conn, payments, PAYMENT_COLUMNS, rows)
         bulk.insert_rows(conn, payment_lines, LINE_COLUMNS, lines)
         bulk.insert_rows(conn, refunds, REFUND_COLUMNS, back)
+        tally.flush(conn)
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(default)}")
@@ -352,9 +381,11 @@ def load_payments(
     gyeyang rules at gyeyang merchants). ``refund_share`` of them are refunded in full
     within three days. Times follow lunch and dinner peaks and busier weekends.
 
-    Ledger postings and journal entries are not written for these historic payments, nor
-    are balances, cap usage or members' spending moved: the dashboards read ``payments``,
-    ``payment_lines`` and ``refunds`` only (the ledger does not verify afterwards).
+    The dashboard counters (``eum.stats.rollups``) are kept as booking keeps them, in the
+    same transaction as each chunk. Ledger postings and journal entries are not written
+    for these historic payments, nor are balances, cap usage or members' spending moved:
+    the dashboards read ``payments``, ``payment_lines``, ``refunds`` and the counters only
+    (the ledger does not verify afterwards).
     Finishes with fresh planner statistics (VACUUM ANALYZE on PostgreSQL, as autovacuum
     would have left a running database; ANALYZE on SQLite).
     """
@@ -389,7 +420,7 @@ def load_payments(
         began = time.perf_counter()
         run_in_transaction(engine, _write, *batch)
         busy["write"] += time.perf_counter() - began
-        for key, rows in zip(totals, batch, strict=True):
+        for key, rows in zip(totals, batch[:3], strict=True):
             totals[key] += len(rows)
         elapsed = time.perf_counter() - started
         progress(

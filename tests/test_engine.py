@@ -24,6 +24,7 @@ from eum.db import run_in_transaction
 from eum.ledger import service as ledger
 from eum.payments import service as payments
 from eum.payments.engine import PaymentEngine, PayRequest, pay_batch
+from eum.stats import rollups
 from tests.conftest import GYEYANG_CITY, Platform, engine_for
 
 START = datetime(2020, 3, 16, 9, 0, tzinfo=KST)
@@ -147,7 +148,10 @@ def test_batches_book_exactly_what_single_payments_book(backend: str, seed: int)
             else:
                 outcomes = _in_batches(engine, requests, seed)
             assert platform.read(ledger.verify).ok
-            results.append(([_comparable(o) for o in outcomes], platform.state()))
+            counters = platform.read(rollups.stored)
+            assert counters == platform.read(rollups.recount)
+            assert counters["payment_months"]  # the stream did pay
+            results.append(([_comparable(o) for o in outcomes], (platform.state(), counters)))
     (single, single_state), (batch, batch_state) = results
     for i, (a, b) in enumerate(zip(single, batch, strict=True)):
         assert a == b, f"request {i}: {requests[i]}"

@@ -30,6 +30,7 @@ from eum.ledger import service as ledger
 from eum.ledger.store import accounts, postings
 from eum.payments.store import payment_lines, payments
 from eum.policy.store import cap_usage
+from eum.stats import rollups
 from tests.conftest import Platform, engine_for
 
 KST = timezone(timedelta(hours=9))
@@ -1068,6 +1069,8 @@ def check_books(conn: Connection, model: Model) -> None:
     assert months == {key: p.month for key, p in model.paid.items()}  # KST months (3.2)
     lines = conn.execute(select(func.count()).select_from(payment_lines)).scalar_one()
     assert lines == sum(len(p.cashback) + len(p.fee_support) for p in model.paid.values())
+    # the dashboard counters, kept event by event, equal a recount from the rows
+    assert rollups.stored(conn) == rollups.recount(conn)
 
 
 def run_stream(

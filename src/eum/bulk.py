@@ -94,29 +94,31 @@ def upsert_add(
     conn: Connection,
     table: Table,
     keys: Sequence[str],
-    column: str,
+    columns: str | Sequence[str],
     rows: Sequence[Row],
 ) -> None:
-    """``column += delta`` per key tuple, inserting the row at ``delta`` when missing.
-    Each row is (*key values, delta)."""
+    """``column += delta`` per key tuple for each of ``columns``, inserting the row at the
+    deltas when missing. Each row is (*key values, *deltas). Callers sort ``rows`` by key,
+    so that concurrent transactions take the row locks in the same order."""
     if not rows:
         return
     raw = conn.connection.driver_connection
     assert raw is not None
     name = table.name
-    cols = [*keys, column]
+    added = [columns] if isinstance(columns, str) else list(columns)
+    cols = [*keys, *added]
     names = ", ".join(cols)
     conflict = ", ".join(keys)
-    update = f"{column} = {name}.{column} + excluded.{column}"
+    update = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in added)
     if conn.dialect.name == "postgresql":
         types = ["text" if table.c[k].type.python_type is str else "bigint" for k in keys]
-        arrays = ", ".join(f"%s::{t}[]" for t in [*types, "bigint"])
-        columns = [[row[i] for row in rows] for i in range(len(cols))]
+        arrays = ", ".join(f"%s::{t}[]" for t in [*types, *("bigint" for _ in added)])
+        values = [[row[i] for row in rows] for i in range(len(cols))]
         with raw.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {name} ({names}) SELECT * FROM unnest({arrays}) "
                 f"ON CONFLICT ({conflict}) DO UPDATE SET {update}",
-                columns,
+                values,
             )
         return
     marks = ", ".join("?" for _ in cols)

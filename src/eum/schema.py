@@ -9,6 +9,7 @@ from eum.ledger import store as ledger_store  # noqa: F401
 from eum.merchants import store as merchants_store  # noqa: F401
 from eum.payments import store as payments_store  # noqa: F401
 from eum.policy import store as policy_store  # noqa: F401
+from eum.stats import store as stats_store  # noqa: F401
 from eum.wallets import store as wallets_store  # noqa: F401
 
 __all__ = ["metadata"]

@@ -9,18 +9,18 @@ Anything outside the caller's view looks the same as a missing merchant.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
 from eum import errors
 from eum.auth.model import Principal
-from eum.clock import KST, kst_day
+from eum.clock import kst_day
 from eum.ledger import service as ledger
 from eum.merchants.service import Merchant, administers, find_merchant, owns, require
 from eum.merchants.store import coupons, merchant_group_members, merchant_groups, merchants
-from eum.payments.store import payment_lines, payments, refunds
+from eum.stats.store import merchant_days
 from eum.wallets.views import iso
 
 MAX_PAGE = 100
@@ -173,52 +173,44 @@ def merchant_groups_list(
 # --- sales -----------------------------------------------------------------------------
 
 
-def _period(conn: Connection, merchant_id: str, start: datetime, end: datetime) -> dict[str, int]:
-    """Sales of a period: payments made in it and refunds given in it, so that
-    ``net_receivable`` is exactly how much the receivable moved in the period:
-    charged - refunded - fee + fee support, fee and fee support net of what refunds
-    gave back (SPEC 3.9)."""
-    made = (
-        (payments.c.merchant_id == merchant_id) & (payments.c.at >= start) & (payments.c.at < end)
-    )
-    count, amount, charged, fee = conn.execute(
+def _period(conn: Connection, merchant_id: str, start: date, end: date) -> dict[str, int]:
+    """Sales of the KST days [start, end): payments made in them and refunds given in
+    them (the merchant's day counters), so that ``net_receivable`` is exactly how much
+    the receivable moved in the period: charged - refunded - fee + fee support, fee and
+    fee support net of what refunds gave back (SPEC 3.9)."""
+    day = merchant_days.c
+    sums = conn.execute(
         select(
-            func.count(),
-            func.coalesce(func.sum(payments.c.amount), 0),
-            func.coalesce(func.sum(payments.c.charged), 0),
-            func.coalesce(func.sum(payments.c.fee), 0),
-        ).where(made)
-    ).one()
-    support = conn.execute(
-        select(func.coalesce(func.sum(payment_lines.c.amount), 0))
-        .join(payments, payments.c.id == payment_lines.c.payment_id)
-        .where(made, payment_lines.c.kind == "fee_support")
-    ).scalar_one()
-    refunded, fee_back, support_back = conn.execute(
-        select(
-            func.coalesce(func.sum(refunds.c.amount), 0),
-            func.coalesce(func.sum(refunds.c.fee_back), 0),
-            func.coalesce(func.sum(refunds.c.fee_support_back), 0),
+            *(
+                func.coalesce(func.sum(c), 0)
+                for c in (
+                    day.payments,
+                    day.amount,
+                    day.charged,
+                    day.fee,
+                    day.fee_support,
+                    day.refunded,
+                    day.fee_back,
+                    day.fee_support_back,
+                )
+            )
+        ).where(
+            day.merchant_id == merchant_id,
+            day.day >= start.isoformat(),
+            day.day < end.isoformat(),
         )
-        .join(payments, payments.c.id == refunds.c.payment_id)
-        .where(payments.c.merchant_id == merchant_id, refunds.c.at >= start, refunds.c.at < end)
     ).one()
-    net_fee, net_support = int(fee) - int(fee_back), int(support) - int(support_back)
+    count, amount, charged, fee, support, refunded, fee_back, support_back = map(int, sums)
+    net_fee, net_support = fee - fee_back, support - support_back
     return {
-        "count": int(count),
-        "amount": int(amount),
-        "charged": int(charged),
-        "refunded": int(refunded),
+        "count": count,
+        "amount": amount,
+        "charged": charged,
+        "refunded": refunded,
         "fee": net_fee,
         "fee_support": net_support,
-        "net_receivable": int(charged) - int(refunded) - net_fee + net_support,
+        "net_receivable": charged - refunded - net_fee + net_support,
     }
-
-
-def _month_bounds(day: date) -> tuple[datetime, datetime]:
-    first = day.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return (datetime.combine(first, time(), KST), datetime.combine(following, time(), KST))
 
 
 def sales(conn: Connection, p: Principal, merchant_id: str, at: datetime) -> dict[str, Any]:
@@ -226,15 +218,15 @@ def sales(conn: Connection, p: Principal, merchant_id: str, at: datetime) -> dic
     merchant = find_merchant(conn, merchant_id)
     require(merchant, owns(p, merchant.id) or administers(p, merchant.district))
     today = kst_day(at)
-    day_start = datetime.combine(today, time(), KST)
-    month_start, month_end = _month_bounds(today)
+    month_start = today.replace(day=1)
+    month_end = (month_start + timedelta(days=32)).replace(day=1)
     held = ledger.balances(conn, [merchant.receivable_account_id, merchant.payout_account_id])
     return {
         "merchant": merchant.id,
         "at": iso(at),
         "today": {
             "date": today.isoformat(),
-            **_period(conn, merchant.id, day_start, day_start + timedelta(days=1)),
+            **_period(conn, merchant.id, today, today + timedelta(days=1)),
         },
         "month": {
             "month": today.strftime("%Y-%m"),

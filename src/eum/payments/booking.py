@@ -30,6 +30,7 @@ from eum.money.model import Channel, Price, Rule, Sale
 from eum.payments.store import payment_lines, payments
 from eum.policy.model import Catalog
 from eum.policy.store import cap_usage
+from eum.stats.rollups import Tally
 from eum.wallets.store import members
 
 FEES_ACCOUNT = "external:fees"  # card and gateway fees, owed to the card network / PG
@@ -110,6 +111,7 @@ class Booking:
     _cap_delta: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     _spent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _coupon_uses: list[dict[str, Any]] = field(default_factory=list)
+    _tally: Tally = field(default_factory=Tally)
     _claims_used: set[tuple[str, str]] = field(default_factory=set)
     _matched: dict[tuple[Any, ...], tuple[tuple[Rule, ...], tuple[Rule, ...]]] = field(
         default_factory=dict
@@ -254,6 +256,7 @@ class Booking:
                 invoice,
                 ticket.at,
                 month,
+                merchant.district,
             )
         )
         for i, ln in enumerate((*cb_lines, *fs_lines)):
@@ -270,6 +273,20 @@ class Booking:
                     ln.amount_krw,
                 )
             )
+        self._tally.paid(
+            merchant_id=merchant.id,
+            district=merchant.district,
+            category=merchant.category,
+            card_issuer_id=payer.card_issuer_id,
+            member_id=payer.member_id if payer.kind == "member" else None,
+            at=ticket.at,
+            amount=cost.amount_krw,
+            charged=cost.charged_krw,
+            fee=fee,
+            lines=[
+                (ln.rule_id, ln.budget_id, ln.kind, ln.amount_krw) for ln in (*cb_lines, *fs_lines)
+            ],
+        )
         if payer.member_id is not None:
             for ln in cb_lines:
                 if ln.rule_id in used and ln.qualifying_krw:
@@ -320,6 +337,7 @@ class Booking:
         if self._coupon_uses:
             done_uses = conn.execute(_USE_COUPON, self._coupon_uses).rowcount
             assert done_uses == len(self._coupon_uses), "claims are locked with the wallet"
+        self._tally.flush(conn)  # last: the counters of what was just written
         for pending in (self._postings, self._entries, self._payments, self._lines):
             pending.clear()
         for counter in (self._moved, self._cap_delta, self._spent):
@@ -351,6 +369,7 @@ PAYMENT_COLUMNS = (
     "invoice",
     "at",
     "month",
+    "district",
 )
 LINE_COLUMNS = (
     "payment_id",

@@ -27,6 +27,7 @@ from eum.payments.booking import FEES_ACCOUNT, Booking, Payer, Ticket, rules_for
 from eum.payments.store import payment_lines, payments, refunds, settlement_lines, settlements
 from eum.policy import service as policy
 from eum.policy.store import cap_usage
+from eum.stats.rollups import Tally
 from eum.wallets import service as wallets
 from eum.wallets.store import members
 
@@ -280,6 +281,23 @@ def refund(
             )
     if payment.payer_kind == "member":
         conn.execute(_ADD_SPENT, {"mid": payment.member_id, "delta": -amount_krw})
+    budget_of = {ln.rule_id: ln.budget_id for ln in lines}
+    tally = Tally()
+    tally.refunded(
+        merchant_id=payment.merchant_id,
+        district=merchant.district,
+        category=merchant.category,
+        card_issuer_id=payment.card_issuer_id or "",
+        payment_month=payment.month,
+        at=at,
+        amount=amount_krw,
+        fee_back=split.fee_krw,
+        lines_back=[
+            *((r, budget_of[r], "cashback", won) for r, won in split.cashback_krw.items()),
+            *((r, budget_of[r], "fee_support", won) for r, won in split.fee_support_krw.items()),
+        ],
+    )
+    tally.flush(conn)
     return {
         "refund_id": str(refund_id),
         "payment_id": str(payment.id),

@@ -18,6 +18,7 @@ from eum.merchants.store import merchants
 from eum.money.refunds import current
 from eum.payments.store import payment_lines, payments
 from eum.policy.store import budgets
+from eum.stats.store import card_months, payment_months
 from eum.wallets.store import charges, members, withdrawals
 
 
@@ -104,16 +105,26 @@ def platform_state(conn: Connection) -> dict[str, Any]:
 
 
 def totals(conn: Connection) -> dict[str, int]:
-    """Platform totals computed with aggregate queries (for pages and health checks)."""
-    paid = conn.execute(
-        select(func.coalesce(func.sum(payments.c.charged - payments.c.refunded), 0), func.count())
+    """Platform totals for pages and health checks, from the dashboard counters where a
+    scan would grow with every payment."""
+    count, paid = conn.execute(
+        select(
+            func.coalesce(func.sum(payment_months.c.payments), 0),
+            func.coalesce(func.sum(payment_months.c.paid), 0),
+        )
+    ).one()
+    joined, issued = conn.execute(
+        select(
+            func.coalesce(func.sum(card_months.c.joined), 0),
+            func.coalesce(func.sum(card_months.c.issued), 0),
+        )
     ).one()
     return {
-        "members": int(conn.execute(select(func.count()).select_from(members)).scalar_one()),
+        "members": int(joined),
         "merchants": int(conn.execute(select(func.count()).select_from(merchants)).scalar_one()),
-        "payments": int(paid[1]),
-        "issued": _sum(conn, charges.c.amount),
+        "payments": int(count),
+        "issued": int(issued),
         "withdrawn": _sum(conn, withdrawals.c.amount),
-        "paid": int(paid[0]),
+        "paid": int(paid),
         "donated": _sum(conn, donations.c.amount),
     }

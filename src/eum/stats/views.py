@@ -2,34 +2,32 @@
 
 An area is an issuer's subtree: its cards (members, issuance, active members, where
 they pay) and the districts it covers (payments at merchants there). Every figure is
-an aggregate query; derived amounts after refunds are floor(X x c' / c) as in SPEC 3.9,
-computed in SQL. Payments, their rule lines and their refunds count in the KST month of
-the payment (refunds change what a payment finally was, not when it happened).
+read from the dashboard counters (``eum.stats.store``), never from a scan of payments;
+derived amounts after refunds are floor(X x c' / c) as in SPEC 3.9. Payments, their rule
+lines and their refunds count in the KST month of the payment (refunds change what a
+payment finally was, not when it happened).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, distinct, func, or_, select, true
+from sqlalchemy import Connection, and_, func, or_, select, true
 
 from eum import errors
 from eum.audit import service as audit
 from eum.auth.model import Principal
 from eum.auth.store import users
-from eum.clock import KST
-from eum.merchants.store import merchants
-from eum.payments.store import payment_lines, payments, settlement_lines, settlements
+from eum.payments.store import settlement_lines, settlements
 from eum.policy import service as policy
-from eum.policy.model import IssuerTree
 from eum.policy.store import budgets, rules
-from eum.wallets.store import charge_months, members
+from eum.stats.store import card_months, payment_months, support_months
 from eum.wallets.views import iso
 
 MAX_MONTHS = 24  # months in one series
 BPS = 10_000
+NO_BUDGET = ""  # the budget key of support paid from its rule owner's funding
 
 
 @dataclass(frozen=True)
@@ -53,13 +51,6 @@ def area_for(conn: Connection, p: Principal, issuer_id: str | None) -> Area:
     return Area(issuer_id, tree.subtree(issuer_id), tree.covers(issuer_id))
 
 
-def _month_end(month: str) -> datetime:
-    """The first instant (KST) after a YYYY-MM month."""
-    year, mon = int(month[:4]), int(month[5:7])
-    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return datetime(year, mon, 1, tzinfo=KST)
-
-
 def months_until(last: str, count: int) -> list[str]:
     """``count`` months ending with ``last``, oldest first."""
     year, mon = int(last[:4]), int(last[5:7])
@@ -70,131 +61,117 @@ def months_until(last: str, count: int) -> list[str]:
     return out[::-1]
 
 
-def _now_value(x: Any) -> Any:
-    """floor(x * c' / c) of a payment's derived quantity (SPEC 3.9), in SQL."""
-    left = payments.c.charged - payments.c.refunded
-    return case((payments.c.charged == 0, x), else_=x * left // payments.c.charged)
-
-
 def _paid_by(area: Area) -> Any:
-    """Rule lines paid from budgets of the area's issuers (or, for rules without a budget,
+    """Support paid from budgets of the area's issuers (or, for rules without a budget,
     from their owner's funding); merchant groups' own budgets are not public money."""
+    line = support_months.c
     if area.issuers is None:
         issuer_budgets = select(budgets.c.id).where(budgets.c.owner_kind == "issuer")
-        return or_(
-            payment_lines.c.budget_id.is_(None), payment_lines.c.budget_id.in_(issuer_budgets)
-        )
+        return or_(line.budget_id == NO_BUDGET, line.budget_id.in_(issuer_budgets))
     scope = sorted(area.issuers)
     issuer_budgets = select(budgets.c.id).where(
         budgets.c.owner_kind == "issuer", budgets.c.owner_id.in_(scope)
     )
     owned_rules = select(rules.c.id).where(rules.c.owner_id.in_(scope))
     return or_(
-        payment_lines.c.budget_id.in_(issuer_budgets),
-        and_(payment_lines.c.budget_id.is_(None), payment_lines.c.rule_id.in_(owned_rules)),
+        line.budget_id.in_(issuer_budgets),
+        and_(line.budget_id == NO_BUDGET, line.rule_id.in_(owned_rules)),
     )
 
 
-def _support(conn: Connection, area: Area, month: str) -> dict[str, int]:
-    """Cashback and fee support net of claw-backs, by kind."""
-    rows = conn.execute(
-        select(payment_lines.c.kind, func.sum(_now_value(payment_lines.c.amount)))
-        .join(payments, payments.c.id == payment_lines.c.payment_id)
-        .where(payments.c.month == month, _paid_by(area))
-        .group_by(payment_lines.c.kind)
-    )
-    return {kind: int(total or 0) for kind, total in rows}
+def _empty(area: Area, month: str) -> dict[str, Any]:
+    return {
+        "issuer": area.issuer_id,
+        "month": month,
+        "members": 0,
+        "active_members": 0,
+        "issuance": 0,
+        "payment_count": 0,
+        "payments": 0,
+        "cashback": 0,
+        "fee_support": 0,
+        "card_payments": 0,
+        "own_district_payments": 0,
+    }
 
 
-def _payments_in_area(conn: Connection, area: Area, month: str) -> tuple[int, int]:
-    """(count, won net of refunds) of payments at merchants in the area's districts."""
-    query = select(
-        func.count(), func.coalesce(func.sum(payments.c.charged - payments.c.refunded), 0)
-    )
-    query = query.where(payments.c.month == month)
-    if area.districts is not None:
-        in_area = select(merchants.c.id).where(merchants.c.district.in_(sorted(area.districts)))
-        query = query.where(payments.c.merchant_id.in_(in_area))
-    count, total = conn.execute(query).one()
-    return int(count), int(total)
-
-
-def _own_districts(conn: Connection, area: Area, month: str, tree: IssuerTree) -> tuple[int, int]:
-    """(won paid by the area's cards, of which at merchants their card's issuer covers)."""
-    query = (
+def figures(conn: Connection, area: Area, months: list[str]) -> list[dict[str, Any]]:
+    """The SPEC 4 figures of one area for each of ``months`` (ascending), from the
+    dashboard counters: three grouped queries whatever the number of months."""
+    tree = policy.catalog(conn).issuers
+    first, last = months[0], months[-1]
+    out = {m: _empty(area, m) for m in months}
+    made = payment_months.c
+    for month, card_issuer, district, count, paid in conn.execute(
         select(
-            payments.c.card_issuer_id,
-            merchants.c.district,
-            func.sum(payments.c.charged - payments.c.refunded),
+            made.month,
+            made.card_issuer_id,
+            made.district,
+            func.sum(made.payments),
+            func.sum(made.paid),
         )
-        .join(merchants, merchants.c.id == payments.c.merchant_id)
-        .where(payments.c.month == month)
-        .group_by(payments.c.card_issuer_id, merchants.c.district)
-    )
-    if area.issuers is not None:
-        query = query.where(payments.c.card_issuer_id.in_(sorted(area.issuers)))
-    total = own = 0
-    for card_issuer, district, won in conn.execute(query):
-        total += int(won or 0)
-        if card_issuer in tree.parent and district in tree.covers(card_issuer):
-            own += int(won or 0)
-    return total, own
+        .where(made.month >= first, made.month <= last)
+        .group_by(made.month, made.card_issuer_id, made.district)
+    ):
+        row = out.get(month)
+        if row is None:
+            continue
+        if area.districts is None or district in area.districts:
+            row["payment_count"] += int(count)
+            row["payments"] += int(paid)
+        if area.issuers is None or card_issuer in area.issuers:
+            row["card_payments"] += int(paid)
+            if card_issuer in tree.parent and district in tree.covers(card_issuer):
+                row["own_district_payments"] += int(paid)
+    for month, kind, amount in conn.execute(
+        select(support_months.c.month, support_months.c.kind, func.sum(support_months.c.amount))
+        .where(support_months.c.month >= first, support_months.c.month <= last, _paid_by(area))
+        .group_by(support_months.c.month, support_months.c.kind)
+    ):
+        if month in out and kind in ("cashback", "fee_support"):
+            out[month][kind] += int(amount)
+    cards = card_months.c
+    joined_before = 0
+    joined: dict[str, int] = {}
+    for month, count, active, issued in conn.execute(
+        select(cards.month, func.sum(cards.joined), func.sum(cards.active), func.sum(cards.issued))
+        .where(cards.month <= last, _card_filter(cards.card_issuer_id, area))
+        .group_by(cards.month)
+    ):
+        if month < first:
+            joined_before += int(count)
+            continue
+        joined[month] = int(count)
+        if month in out:
+            out[month]["active_members"] = int(active)
+            out[month]["issuance"] = int(issued)
+    running = joined_before
+    for month in months:  # members holding the area's cards at each month's end
+        running += joined.get(month, 0)
+        out[month]["members"] = running
+    result = []
+    for month in months:
+        row = out[month]
+        spent = row["cashback"] + row["fee_support"]
+        by_cards, own = row["card_payments"], row["own_district_payments"]
+        row["own_district_share_bps"] = own * BPS // by_cards if by_cards else None
+        # a ratio, not money: how many won of payments each won of support came with
+        row["fiscal_leverage"] = round(row["payments"] / spent, 2) if spent else None
+        result.append(row)
+    return result
 
 
 def _card_filter(column: Any, area: Area) -> Any:
     return true() if area.issuers is None else column.in_(sorted(area.issuers))
 
 
-def _people(conn: Connection, area: Area, month: str) -> dict[str, int]:
-    """Members holding the area's cards at the month's end, active ones and their charges."""
-    member_count = conn.execute(
-        select(func.count())
-        .select_from(members)
-        .where(
-            _card_filter(members.c.card_issuer_id, area), members.c.created_at < _month_end(month)
-        )
-    ).scalar_one()
-    active = conn.execute(
-        select(func.count(distinct(payments.c.member_id))).where(
-            payments.c.month == month,
-            payments.c.payer_kind == "member",
-            _card_filter(payments.c.card_issuer_id, area),
-        )
-    ).scalar_one()
-    issued = conn.execute(
-        select(func.coalesce(func.sum(charge_months.c.charged), 0))
-        .join(members, members.c.id == charge_months.c.member_id)
-        .where(charge_months.c.month == month, _card_filter(members.c.card_issuer_id, area))
-    ).scalar_one()
-    return {"members": int(member_count), "active_members": int(active), "issuance": int(issued)}
-
-
 def overview(conn: Connection, area: Area, month: str) -> dict[str, Any]:
     """The SPEC 4 figures of one area for one KST month."""
-    tree = policy.catalog(conn).issuers
-    count, paid = _payments_in_area(conn, area, month)
-    support = _support(conn, area, month)
-    cashback, fee_support = support.get("cashback", 0), support.get("fee_support", 0)
-    by_cards, own = _own_districts(conn, area, month, tree)
-    spent = cashback + fee_support
-    return {
-        "issuer": area.issuer_id,
-        "month": month,
-        **_people(conn, area, month),
-        "payment_count": count,
-        "payments": paid,
-        "cashback": cashback,
-        "fee_support": fee_support,
-        "card_payments": by_cards,
-        "own_district_payments": own,
-        "own_district_share_bps": own * BPS // by_cards if by_cards else None,
-        # a ratio, not money: how many won of payments each won of support came with
-        "fiscal_leverage": round(paid / spent, 2) if spent else None,
-    }
+    return figures(conn, area, [month])[0]
 
 
 def monthly(conn: Connection, area: Area, last: str, count: int) -> list[dict[str, Any]]:
-    return [overview(conn, area, m) for m in months_until(last, min(count, MAX_MONTHS))]
+    return figures(conn, area, months_until(last, min(count, MAX_MONTHS)))
 
 
 # --- operations: settlement runs and the audit log ------------------------------------------

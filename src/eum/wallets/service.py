@@ -15,6 +15,7 @@ from eum.money.model import BPS, CARD_KINDS, CardKind
 from eum.money.rules import is_valid_amount
 from eum.policy import service as policy
 from eum.policy.store import issuers
+from eum.stats.rollups import Tally
 from eum.wallets.store import charge_months, charges, members, withdrawals
 
 BANK_ACCOUNT = "external:bank"  # money arriving from and leaving to members' banks
@@ -82,6 +83,9 @@ def create_member(
             created_at=at,
         )
     )
+    tally = Tally()
+    tally.joined(card_issuer_id=card_issuer_id, at=at)
+    tally.flush(conn)
     return Member(id, card_issuer_id, card_kind, cashback, charged, 0, 0)
 
 
@@ -165,6 +169,9 @@ def charge(
         .where(members.c.id == member.id)
         .values(charged_total=members.c.charged_total + amount_krw)
     )
+    tally = Tally()
+    tally.charged(card_issuer_id=member.card_issuer_id, at=at, amount=amount_krw)
+    tally.flush(conn)
     return {"charge_id": str(entry), "member": member.id, "amount": amount_krw}
 
 
