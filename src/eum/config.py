@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     max_body_bytes: int = 64 * 1024
+    # Where the payment engine books: a thread of the server process, or a process of its
+    # own (eum.payments.writer); in-memory SQLite always keeps the thread.
+    payment_writer: Literal["thread", "process"] = "process"
 
     def signing_key(self) -> bytes:
         """The server key that signs QR payloads (never a default outside demo mode)."""

@@ -11,6 +11,9 @@ is on disk.
 
 When a batch fails for an unexpected reason (not a domain error: those are results),
 its payments are retried one per transaction, so one bad request cannot fail others.
+
+``eum.payments.writer`` runs the same writer in a process of its own behind the same
+queue and interface (``make_payment_engine`` chooses).
 """
 
 from __future__ import annotations
@@ -178,8 +181,52 @@ def _lock_all(booking: Booking, lookup: _Prefetched) -> None:
     booking.lock(ids)
 
 
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What ``commit_batch`` did: one outcome per request (a result, or the exception to
+    raise), and how many transactions and payments it committed."""
+
+    outcomes: list[Outcome | Exception]
+    transactions: int
+    payments: int
+
+
+def commit_batch(engine: Engine, requests: Sequence[PayRequest]) -> Committed:
+    """Book ``requests`` with ``pay_batch`` in one transaction; when it fails for an
+    unexpected reason, book each request in a transaction of its own, so that the error
+    is the outcome of the request that caused it only."""
+    try:
+        outcomes = run_in_transaction(engine, pay_batch, requests)
+    except Exception as exc:
+        if len(requests) == 1:
+            log.exception("payment failed")
+            return Committed([exc], 0, 0)
+        log.warning("a batch of %d failed (%s): retrying one by one", len(requests), exc)
+        parts = [commit_batch(engine, [r]) for r in requests]
+        return Committed(
+            [o for part in parts for o in part.outcomes],
+            sum(part.transactions for part in parts),
+            sum(part.payments for part in parts),
+        )
+    return Committed(outcomes, 1, len(requests))
+
+
+def resolve(futures: Sequence[Future[Outcome]], outcomes: Sequence[Outcome | Exception]) -> None:
+    """Hand each future its outcome: a result, or an exception to raise (a future its
+    caller cancelled is skipped)."""
+    for future, outcome in zip(futures, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class PaymentEngine:
     """One writer thread that commits queued payments in batches."""
+
+    writer = "thread"
 
     def __init__(
         self,
@@ -275,6 +322,7 @@ class PaymentEngine:
 
     def stats(self) -> dict[str, Any]:
         return {
+            "writer": self.writer,
             "batches": self.batches,
             "payments": self.payments,
             "mean_batch": round(self.payments / self.batches, 1) if self.batches else 0,
@@ -284,22 +332,8 @@ class PaymentEngine:
 
     def _commit(self, batch: list[tuple[PayRequest, Future[Outcome]]]) -> None:
         started = time.perf_counter()
-        try:
-            outcomes = run_in_transaction(self.engine, pay_batch, [r for r, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                log.exception("payment failed")
-                batch[0][1].set_exception(exc)
-                return
-            log.warning("a batch of %d failed (%s): retrying one by one", len(batch), exc)
-            for item in batch:
-                self._commit([item])
-            return
-        self.batches += 1
-        self.payments += len(batch)
+        done = commit_batch(self.engine, [r for r, _ in batch])
+        self.batches += done.transactions
+        self.payments += done.payments
         self.busy_seconds += time.perf_counter() - started
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        resolve([f for _, f in batch], done.outcomes)
