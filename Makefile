@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB_URL ?= sqlite:///var/eum.sqlite3
 
-.PHONY: run test install lint typecheck pytest demo verify scenarios bench clean
+.PHONY: run test install lint typecheck pytest browser demo verify scenarios bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+## Chromium for tests/browser/ (and a Korean font, so that screenshots show Hangul), from apt.
+browser:
+	@command -v chromium >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-nanum) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-nanum)
+	@fc-list 2>/dev/null | grep -qi nanum || apt-get install -y -qq fonts-nanum || \
+	  sudo -n apt-get install -y -qq fonts-nanum || echo "no Korean font: screenshots show boxes"
 
 ## Every Performance figure on SQLite and PostgreSQL: prints a table, writes bench/results/.
 bench: $(STAMP)

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +29,7 @@ from eum.config import settings
 from eum.db import Database, make_engine, reading
 from eum.payments.writer import make_payment_engine
 from eum.stats.service import totals
-from eum.web import pages
+from eum.web import app as web_app
 
 
 class BodyLimit:
@@ -117,7 +116,7 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
     # from request threads: a short switch interval keeps it from waiting 5 ms each time.
     # (A writer process's feeder and reader threads too: measured better than 5 ms.)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    problems.install(app)
+    problems.install(app, page=web_app.error_page)
     app.add_middleware(BodyLimit, max_bytes=settings().max_body_bytes)
     openapi.install(app)
     for module in (
@@ -148,10 +147,6 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
         with reading(app.state.engine) as conn:
             return totals(conn)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
-        with reading(app.state.engine) as conn:
-            data = totals(conn)
-        return pages.render(request, "home.html", totals=data)
+    web_app.install(app)
 
     return app

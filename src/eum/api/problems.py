@@ -4,17 +4,19 @@ a Korean title with its English twin, and the offending field."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eum.errors import ALL_ERRORS, EumError
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("eum.api")
+PageHandler = Callable[[Request, Exception], Response]
 GENERIC = {
     400: (
         "malformed_json",
@@ -99,18 +101,30 @@ def _validation(exc: RequestValidationError) -> JSONResponse:
     )
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, page: PageHandler | None = None) -> None:
+    """Answer errors as problem+json; outside ``/api/`` as ``page`` renders them (the
+    web app's HTML error pages), when given."""
+
+    def on_page(request: Request) -> bool:
+        return page is not None and not request.url.path.startswith("/api/")
+
     @app.exception_handler(EumError)
-    async def _domain(_r: Request, exc: EumError) -> JSONResponse:
+    async def _domain(request: Request, exc: EumError) -> Response:
+        if page is not None and on_page(request):
+            return page(request, exc)
         return from_error(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if page is not None and on_page(request):
+            return page(request, exc)
         return _validation(exc)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_r: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
+        if page is not None and on_page(request):
+            return page(request, exc)
         return problem(
             500,
             "internal_error",
@@ -119,7 +133,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if page is not None and on_page(request):
+            return page(request, exc)
         code, ko, en = GENERIC.get(exc.status_code, ("error", "오류가 발생했습니다.", "Error."))
         return problem(
             exc.status_code,

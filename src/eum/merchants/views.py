@@ -19,7 +19,13 @@ from eum.auth.model import Principal
 from eum.clock import kst_day
 from eum.ledger import service as ledger
 from eum.merchants.service import Merchant, administers, find_merchant, owns, require
-from eum.merchants.store import coupons, merchant_group_members, merchant_groups, merchants
+from eum.merchants.store import (
+    coupon_claims,
+    coupons,
+    merchant_group_members,
+    merchant_groups,
+    merchants,
+)
 from eum.stats.store import merchant_days
 from eum.wallets.views import iso
 
@@ -235,3 +241,64 @@ def sales(conn: Connection, p: Principal, merchant_id: str, at: datetime) -> dic
         "settled": held.get(merchant.payout_account_id, 0),
         "receivable": held.get(merchant.receivable_account_id, 0),
     }
+
+
+# --- a member's coupons ------------------------------------------------------------------
+
+MAX_CLAIMED = 100
+
+
+def claimed_coupons(
+    conn: Connection,
+    member_id: str | None,
+    at: datetime,
+    *,
+    merchant_id: str | None = None,
+    unused_only: bool = False,
+    limit: int = MAX_CLAIMED,
+) -> list[dict[str, Any]]:
+    """The coupons a member claimed, newest claim first, with their shop's name, whether
+    they were used (and in which payment) and whether they can be used today."""
+    today = kst_day(at)
+    query = (
+        select(
+            coupons,
+            coupon_claims.c.claimed_at,
+            coupon_claims.c.used_payment_id,
+            merchants.c.name.label("merchant_name"),
+        )
+        .join(coupon_claims, coupon_claims.c.coupon_id == coupons.c.id)
+        .join(merchants, merchants.c.id == coupons.c.merchant_id)
+        .where(coupon_claims.c.member_id == member_id)
+        .order_by(coupon_claims.c.claimed_at.desc(), coupons.c.id)
+        .limit(min(limit, MAX_CLAIMED))
+    )
+    if merchant_id is not None:
+        query = query.where(coupons.c.merchant_id == merchant_id)
+    if unused_only:
+        query = query.where(coupon_claims.c.used_payment_id.is_(None))
+    out = []
+    for r in conn.execute(query):
+        used = None if r.used_payment_id is None else str(r.used_payment_id)
+        in_period = (r.valid_from is None or r.valid_from <= today) and (
+            r.valid_until is None or today <= r.valid_until
+        )
+        out.append(
+            {
+                **_coupon(r),
+                "merchant_name": r.merchant_name,
+                "claimed_at": iso(r.claimed_at),
+                "used_payment": used,
+                "usable": used is None and in_period,
+            }
+        )
+    return out
+
+
+def names_of(conn: Connection, merchant_ids: Sequence[str]) -> dict[str, str]:
+    """Merchants' names by id (for lists that show where money went)."""
+    ids = sorted(set(merchant_ids))[:MAX_PAGE]
+    if not ids:
+        return {}
+    rows = conn.execute(select(merchants.c.id, merchants.c.name).where(merchants.c.id.in_(ids)))
+    return {r.id: r.name for r in rows}

@@ -55,6 +55,19 @@ class Payer:
         return (self.cashback_account_id, self.charged_account_id)
 
 
+def member_payer(member: Any) -> Payer:
+    """A member's wallet as the payer (``member``: a ``wallets.service.Member``)."""
+    return Payer(
+        "member",
+        member.id,
+        None,
+        member.card_issuer_id,
+        member.card_kind,
+        member.cashback_account_id,
+        member.charged_account_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """A payment that passed every check that needs no balance: what is left to book."""

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,6 +267,14 @@ class PaymentEngine:
 
     def pay(self, request: PayRequest, timeout: float | None = None) -> Outcome:
         return self.submit(request).result(timeout)
+
+    def pay_waiting(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
+        """``pay`` for a worker thread: ``PaymentPending`` when no answer came in
+        ``timeout`` (the payment may still commit; a retry with its key tells)."""
+        try:
+            return self.submit(request).result(timeout)
+        except FutureTimeout:
+            raise errors.PaymentPending() from None
 
     async def pay_async(self, request: PayRequest, timeout: float = PAY_TIMEOUT_SECONDS) -> Outcome:
         """``pay`` for an event loop: waits without holding a thread, and raises

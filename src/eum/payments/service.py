@@ -23,7 +23,7 @@ from eum.merchants.store import merchants as merchants_table
 from eum.money import refunds as refund_rules
 from eum.money import rules as money
 from eum.money.model import CHANNELS, Channel
-from eum.payments.booking import FEES_ACCOUNT, Booking, Payer, Ticket, rules_for
+from eum.payments.booking import FEES_ACCOUNT, Booking, Payer, Ticket, member_payer, rules_for
 from eum.payments.store import payment_lines, payments, refunds, settlement_lines, settlements
 from eum.policy import service as policy
 from eum.policy.store import cap_usage
@@ -96,15 +96,7 @@ def pay(
     if invoice is not None and (not isinstance(invoice, str) or len(invoice) > MAX_INVOICE_LENGTH):
         raise errors.InvalidRequest("invoice must be a short text", field="invoice")
     cost = money.price(amount_krw, merchant.discount_bps, coupon.value_krw if coupon else None)
-    payer = Payer(
-        "member",
-        member.id,
-        None,
-        member.card_issuer_id,
-        member.card_kind,
-        member.cashback_account_id,
-        member.charged_account_id,
-    )
+    payer = member_payer(member)
     cb, fs = booking.rules(payer, merchant, channel, at, cashback=True)
     ticket = Ticket(payer, merchant, amount_krw, channel, at, cb, fs, ref)
     result = booking.book(ticket, cost, coupon_id=coupon.id if coupon else None, invoice=invoice)
