@@ -29,7 +29,7 @@ from queue import Empty
 from typing import Any
 
 from city import City  # type: ignore[import-not-found]
-from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy import Connection, Engine, Table, event, func, insert, literal, select
 
 from eum import bulk
 from eum.auth.model import Principal
@@ -46,9 +46,11 @@ from eum.payments.booking import LINE_COLUMNS, PAYMENT_COLUMNS, Payer, rules_for
 from eum.payments.store import payment_lines, payments, refunds
 from eum.policy import service as policy
 from eum.policy.model import Catalog
+from eum.stats import rollups
 from eum.stats import service as stats_service
 from eum.stats import views as stats
 from eum.stats.rollups import Tally
+from eum.stats.store import merchant_days, payment_months, support_months
 from eum.wallets import views as wallet_views
 from eum.wallets.store import members
 
@@ -73,6 +75,16 @@ REFUND_SHARE = 0.01  # payments refunded in full within three days
 DEFAULT_TICKET = (3_000, 50_000)
 UNLIMITED_KRW = 10**18  # the city's budgets never run out (bench/city.py)
 LOADER_CACHE_KIB = -1_000_000  # SQLite page cache while loading (negative: KiB)
+# Payments generated one by one; a larger store repeats them (see ``load_payments``).
+DISTINCT_MAX = 1_000_000
+INT64_MAX = 2**63 - 1
+# Counter tables a payment moves, with their keys and the columns it adds to. Members'
+# activity (card_months, active_months) counts distinct members, which copies keep.
+MOVED_COUNTERS = (
+    (payment_months, rollups.PAYMENT_MONTH_KEYS, rollups.PAYMENT_MONTH_VALUES),
+    (support_months, rollups.SUPPORT_KEYS, rollups.SUPPORT_VALUES),
+    (merchant_days, rollups.DAY_KEYS, rollups.DAY_VALUES),
+)
 
 
 def _time_id(at: datetime, counter: int) -> int:
@@ -350,6 +362,7 @@ def _write(
         # millions of rows), given back afterwards so that queries run as configured.
         default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         conn.exec_driver_sql(f"PRAGMA cache_size = {LOADER_CACHE_KIB}")
+    _skip_reference_checks(conn)
     try:
         bulk.insert_rows(conn, payments, PAYMENT_COLUMNS, rows)
         bulk.insert_rows(conn, payment_lines, LINE_COLUMNS, lines)
@@ -390,6 +403,9 @@ def load_payments(
     would have left a running database; ANALYZE on SQLite).
     """
     engine: Engine = city.engine
+    copies = -(-count // DISTINCT_MAX)  # ceil
+    generated = count // copies
+    before = _counters(engine) if copies > 1 else {}
     with engine.connect() as conn:
         cat = policy.catalog(conn)
         known = set(city.members)
@@ -432,7 +448,7 @@ def load_payments(
     # A process of its own generates the payments while this one writes them.
     context = multiprocessing.get_context("fork")
     queue: multiprocessing.Queue[Batch | None] = context.Queue(maxsize=2)
-    counts = _per_day(days, count)
+    counts = _per_day(days, generated)
     child = context.Process(target=_generate, args=(loader, days, counts, chunk, queue))
     child.start()
     try:
@@ -447,6 +463,12 @@ def load_payments(
         child.join(timeout=5)
         if child.is_alive():
             child.kill()
+    generated_seconds = time.perf_counter() - started
+    if copies > 1:
+        progress(f"  repeating {generated:,} payments {copies} times")
+        _replicate(engine, copies, before, progress)
+        for key in totals:
+            totals[key] *= copies
     load_seconds = time.perf_counter() - started
     analyzed = time.perf_counter()
     _analyze(engine)
@@ -457,12 +479,119 @@ def load_payments(
         "first_day": days[0][0].date().isoformat(),
         "as_of": AS_OF.isoformat(),
         "seconds": round(load_seconds, 1),
+        "generated": generated,
+        "copies": copies,
+        "generated_seconds": round(generated_seconds, 1),
         "write_seconds": round(busy["write"], 1),
         "waited_seconds": round(busy["wait"], 1),  # the writer waiting for the generator
         "payments_per_s": round(totals["payments"] / load_seconds),
         "rows_per_s": round(rows / load_seconds),
         "analyze_seconds": round(analyze_seconds, 1),
     }
+
+
+def _counters(engine: Engine) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
+    """The counter rows payments move, by table and key."""
+    out: dict[str, dict[tuple[Any, ...], tuple[int, ...]]] = {}
+    with engine.connect() as conn:
+        for table, keys, columns in MOVED_COUNTERS:
+            rows = conn.execute(select(*(table.c[k] for k in (*keys, *columns))))
+            out[table.name] = {
+                tuple(r[: len(keys)]): tuple(int(v) for v in r[len(keys) :]) for r in rows
+            }
+    return out
+
+
+def _replicate(
+    engine: Engine,
+    copies: int,
+    before: dict[str, dict[tuple[Any, ...], tuple[int, ...]]],
+    progress: Callable[[str], Any],
+) -> None:
+    """Repeat the payments just generated ``copies - 1`` more times with ids shifted past
+    every id in use (the same members, merchants, times and amounts), and add to each
+    counter what the generated payments added, times the number of copies made: the
+    counters stay what a recount of the store would give."""
+    with engine.connect() as conn:
+        high = max(
+            conn.execute(select(func.max(payments.c.id))).scalar_one() or 0,
+            conn.execute(select(func.max(refunds.c.id))).scalar_one() or 0,
+        )
+    shift = high + 1
+    if shift * copies > INT64_MAX:
+        raise ValueError(f"{copies} copies of ids up to {high} overflow 64-bit ids")
+    after = _counters(engine)
+
+    def copy(conn: Connection, k: int) -> None:
+        off = literal(shift * k)
+        _copy_shifted(conn, payments, ("id",), payments.c.id <= high, off, ref_suffix=f":{k}")
+        _copy_shifted(conn, payment_lines, ("payment_id",), payment_lines.c.payment_id <= high, off)
+        _copy_shifted(conn, refunds, ("id", "payment_id"), refunds.c.id <= high, off)
+
+    for k in range(1, copies):
+        began = time.perf_counter()
+        run_in_transaction(engine, _with_cache, copy, k)
+        progress(f"  copy {k + 1} of {copies} in {time.perf_counter() - began:.1f} s")
+
+    def counters(conn: Connection) -> None:
+        for table, keys, columns in MOVED_COUNTERS:
+            was, now_ = before.get(table.name, {}), after[table.name]
+            rows = []
+            for key in sorted(now_):
+                old = was.get(key, (0,) * len(columns))
+                added = [(copies - 1) * (n - o) for n, o in zip(now_[key], old, strict=True)]
+                if any(added):
+                    rows.append((*key, *added))
+            bulk.upsert_add(conn, table, keys, columns, rows)
+
+    run_in_transaction(engine, counters)
+
+
+def _copy_shifted(
+    conn: Connection,
+    table: Table,
+    shifted: tuple[str, ...],
+    where: Any,
+    off: Any,
+    ref_suffix: str | None = None,
+) -> None:
+    """INSERT ... SELECT of ``table``'s rows matching ``where``, with the ``shifted`` id
+    columns plus ``off`` (and a ``ref`` made unique by ``ref_suffix``)."""
+    names = [c.name for c in table.columns]
+
+    def value(name: str) -> Any:
+        if name in shifted:
+            return (table.c[name] + off).label(name)
+        if name == "ref" and ref_suffix is not None:
+            return (table.c[name] + ref_suffix).label(name)
+        return table.c[name]
+
+    conn.execute(insert(table).from_select(names, select(*map(value, names)).where(where)))
+
+
+def _skip_reference_checks(conn: Connection) -> None:
+    """On PostgreSQL, as a superuser, skip the foreign-key checks of this transaction's
+    inserts, as pg_restore --disable-triggers does: the rows are generated from members
+    and merchants that exist, and the checks (a row-locking lookup per reference) take
+    most of the loading time. Elsewhere nothing changes."""
+    if conn.dialect.name != "postgresql":
+        return
+    if conn.exec_driver_sql("SHOW is_superuser").scalar_one() == "on":
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+
+
+def _with_cache(conn: Connection, fn: Callable[[Connection, int], None], k: int) -> None:
+    """``fn`` with SQLite's large loading page cache (as ``_write``)."""
+    _skip_reference_checks(conn)
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA cache_size = {LOADER_CACHE_KIB}")
+    try:
+        fn(conn, k)
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(default)}")
 
 
 def _analyze(engine: Engine) -> None:
