@@ -14,6 +14,7 @@ from markupsafe import Markup
 WIDTH = 420  # viewBox units: on a 375 px phone a label of 12 units reads at about 10 px
 FONT = 12
 MAX_LABELS = 7  # x-axis labels shown at most (every n-th one)
+MAX_DOTS = 31  # a line of at most this many points marks each one
 PALETTE = ("#0b6bcb", "#e8590c", "#2b8a3e", "#862e9c", "#c92a2a", "#5c940d")
 
 
@@ -114,10 +115,16 @@ def lines(
         color = PALETTE[k % len(PALETTE)]
         dash = ' stroke-dasharray="6 4"' if name in dashed else ""
         path: list[str] = []
+        dots: list[str] = []
         for i, v in enumerate(vs):
             if v is None:
                 continue
             path.append(f"{'M' if not path else 'L'}{x(i):.1f},{y(float(v)):.1f}")
+            dots.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(float(v)):.1f}" r="3" fill="{color}"></circle>'
+            )
+        if len(dots) <= MAX_DOTS:  # a few points (or one) show as dots on the line
+            parts.extend(dots)
         if path:
             parts.append(
                 f'<path d="{" ".join(path)}" fill="none" stroke="{color}" stroke-width="2.5"{dash}>'
