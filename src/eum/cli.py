@@ -118,6 +118,55 @@ def demo_load(
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+@app.command("backup")
+def backup_command(
+    dest: Path = typer.Argument(..., help="File to write the backup to (replaced atomically)."),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Write a consistent backup while the server runs (SQLite backup API, or pg_dump)."""
+    from eum.ops.backup import BackupError, backup
+
+    try:
+        report = backup(database or settings().database_url, dest)
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(
+        f"wrote {report.path} ({report.backend}): {report.size_bytes:,} bytes, "
+        f"{report.tables} tables, {report.payments} payments"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    src: Path = typer.Argument(..., help="A file written by `eum backup`."),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Restore a backup into an empty database, then verify its ledger (exit 1 if unbalanced)."""
+    from eum.ops.backup import BackupError, restore
+
+    try:
+        report = restore(src, database or settings().database_url)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    typer.echo(
+        f"restored {report.path} ({report.backend}): {report.tables} tables, "
+        f"{report.payments} payments"
+    )
+    result = report.verification
+    typer.echo(
+        f"accounts: {result.accounts_checked}, entries: {result.entries_checked}, "
+        f"postings total: {result.postings_total_krw}"
+    )
+    if not result.ok:
+        for line in result.mismatches:
+            typer.echo(f"MISMATCH {line}")
+        typer.echo("ledger: NOT balanced")
+        raise typer.Exit(1)
+    typer.echo("ledger: balanced; every balance equals its postings")
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default EUM_HOST or 127.0.0.1)."),

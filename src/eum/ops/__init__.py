@@ -1,0 +1,1 @@
+"""Operating the platform: backing the database up and restoring it."""
