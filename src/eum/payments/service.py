@@ -171,9 +171,13 @@ def group_pay(
     return result
 
 
-def find_payment(conn: Connection, *, ref: object = None, payment_id: object = None) -> Any:
-    """A successful payment by the client's reference (its pay key) or by id."""
-    query = select(payments)
+def find_payment(
+    conn: Connection, *, ref: object = None, payment_id: object = None, lock: bool = False
+) -> Any:
+    """A successful payment by the client's reference (its pay key) or by id; with
+    ``lock``, its row is locked until the transaction ends (PostgreSQL; SQLite's writers
+    already run one at a time)."""
+    query = select(payments).with_for_update() if lock else select(payments)
     if payment_id is not None:
         try:
             query = query.where(payments.c.id == int(str(payment_id)))
@@ -197,8 +201,12 @@ def refund(
     ref: object = None,
     payment_id: object = None,
 ) -> dict[str, Any]:
-    """Refund part or all of a payment, recomputing what it earned on what remains (3.9)."""
-    payment = find_payment(conn, ref=ref, payment_id=payment_id)
+    """Refund part or all of a payment, recomputing what it earned on what remains (3.9).
+
+    The payment's row is locked before its refunded total is read: two refunds of one
+    payment at once run one after the other, the second seeing what the first refunded.
+    """
+    payment = find_payment(conn, ref=ref, payment_id=payment_id, lock=True)
     if not money.is_valid_amount(amount_krw):
         raise errors.InvalidAmount(field="amount")
     assert isinstance(amount_krw, int)
