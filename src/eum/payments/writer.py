@@ -5,10 +5,12 @@ handlers. ``ProcessPaymentEngine`` keeps the same queue, entry points and answer
 books in a child process: a fresh interpreter, as the "spawn" start method makes (the
 server has threads, so no fork), which opens its own database engine from the URL:
 
-- in the server, a feeder thread takes whatever is queued (up to a batch size), sends it
-  through a pipe and keeps at most ``max_in_flight`` batches there, so that the child
-  finds the next batch waiting when it finishes one; a reader thread per child receives
-  each batch's outcomes (in the order the batches were sent) and resolves the futures;
+- in the server, a feeder thread takes the next batch as the thread writer would (up to
+  a batch size; round the districts' lanes under load), sends it through a pipe and
+  keeps at most ``max_in_flight`` batches there, so that the child finds the next batch
+  waiting when it finishes one; a reader thread per child receives each batch's outcomes
+  (in the order the batches were sent), resolves the futures, then looks up the
+  districts of merchants the engine did not know;
 - the child books each batch with ``commit_batch`` (one transaction, and one by one when
   it fails) and answers only after the commit.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import queue
 import signal
 import socket
 import subprocess
@@ -31,7 +32,6 @@ import sys
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
 from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
@@ -41,11 +41,11 @@ from sqlalchemy import Engine
 from eum import errors
 from eum.db import make_engine
 from eum.payments.engine import (
+    DEFAULT_FAIR_AFTER,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_QUEUE,
-    Outcome,
+    Item,
     PaymentEngine,
-    PayRequest,
     commit_batch,
     resolve,
 )
@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 WRITERS = ("thread", "process")
 MAX_IN_FLIGHT = 2
 STOP_TIMEOUT_SECONDS = 30.0
-
-Item = tuple[PayRequest, Future[Outcome]]
 
 
 def make_payment_engine(engine: Engine, writer: str = "thread", **kwargs: Any) -> PaymentEngine:
@@ -138,10 +136,17 @@ class ProcessPaymentEngine(PaymentEngine):
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        fair_after: int = DEFAULT_FAIR_AFTER,
         autostart: bool = True,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        super().__init__(engine, max_batch=max_batch, max_queue=max_queue, autostart=autostart)
+        super().__init__(
+            engine,
+            max_batch=max_batch,
+            max_queue=max_queue,
+            fair_after=fair_after,
+            autostart=autostart,
+        )
         if not shareable(engine):
             raise ValueError("the process writer needs a database another process can open")
         self.url = engine.url.render_as_string(hide_password=False)
@@ -164,10 +169,7 @@ class ProcessPaymentEngine(PaymentEngine):
                     self._closing = False
                     if self._child is None:
                         self._child = self._spawn()
-                self._thread = threading.Thread(
-                    target=self._run, name="eum-payment-feeder", daemon=True
-                )
-                self._thread.start()
+                self._launch("eum-payment-feeder")
 
     @property
     def writer_pid(self) -> int | None:
@@ -178,24 +180,13 @@ class ProcessPaymentEngine(PaymentEngine):
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "writer_pid": self.writer_pid, "restarts": self.restarts}
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
+    def _run(self, stop: threading.Event) -> None:
+        while True:
             self._slots.acquire()  # a batch is taken only when the child has room for it
-            first = self._queue.get()
-            if first is None:
+            batch = self._take(stop)
+            if batch is None:
                 self._slots.release()
                 break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
             self._send(batch)
         self._stop_child()
 
@@ -277,6 +268,7 @@ class ProcessPaymentEngine(PaymentEngine):
                 child.process.kill()
                 break
             self._slots.release()
+            self._learn([r for r, _ in batch])
         self._buried(child)
 
     def _buried(self, child: _Child) -> None:
