@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 
+from eum.auth import throttle
 from eum.clock import parse_time
 from eum.db import run_in_transaction
 from eum.scenario import apply_setup, fresh_engine, run_event, validate
@@ -25,6 +26,15 @@ BACKENDS = ["sqlite", "postgres"]
 def engine_for(backend: str) -> Any:
     """A context manager giving a fresh migrated engine on the named backend."""
     return fresh_engine(None if backend == "sqlite" else PG_URL)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle() -> Iterator[None]:
+    """Every test signs in from the test client's one address: each starts with a fresh
+    sign-in window (tests of the throttle set their own limits)."""
+    throttle.logins.clear()
+    yield
+    throttle.logins.clear()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -172,10 +172,19 @@ def serve(
     host: str = typer.Option(None, help="Address to listen on (default EUM_HOST or 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default EUM_PORT or 8000)."),
 ) -> None:
-    """Serve the API and web pages."""
+    """Serve the API and web pages (refused outside demo mode without EUM_SECRET_KEY)."""
     import uvicorn
 
     cfg = settings()
+    try:
+        cfg.signing_key()
+    except RuntimeError as exc:
+        typer.echo(
+            f"eum serve: {exc}: the server key signs QR payloads and form tokens, and "
+            "the built-in demo key is public (set a long random EUM_SECRET_KEY)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     uvicorn.run(
         "eum.api.app:create_app", factory=True, host=host or cfg.host, port=port or cfg.port
     )

@@ -24,8 +24,13 @@ class Settings(BaseSettings):
     demo: bool = True
     secret_key: str | None = None
     token_ttl_minutes: int = 12 * 60
+    # Mark cookies Secure on every request, not only those that came over HTTPS: for a
+    # server behind a TLS-terminating proxy that does not say X-Forwarded-Proto.
+    cookie_secure: bool = False
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Sign-in attempts one client address may make per minute, whatever the login.
+    login_attempts_per_minute: int = 20
     qr_ttl_seconds: int = 300
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile)
     password_time_cost: int = 3

@@ -309,6 +309,14 @@ InvalidState = _error(
     "Raised when an action does not fit the current state (e.g. approving twice).",
 )
 
+TooManyAttempts = _error(
+    "too_many_attempts",
+    429,
+    "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
+    "Too many sign-in attempts from here; retry shortly.",
+    "Raised when one client address tries to sign in too often (any login, any password).",
+)
+
 ALL_ERRORS: dict[str, type[EumError]] = {cls.code: cls for cls in EumError.__subclasses__()}
 Overloaded = _error(
     "overloaded",

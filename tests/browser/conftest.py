@@ -107,13 +107,19 @@ class Server:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="eum-browser-") as tmp:
         url = f"sqlite:///{tmp}/eum.sqlite3"
         _build_platform(url)
         port = _free_port()
-        env = {**os.environ, "EUM_DATABASE_URL": url, "EUM_DEMO": "true"}
+        env = {
+            **os.environ,
+            "EUM_DATABASE_URL": url,
+            "EUM_DEMO": "true",
+            # every journey signs in from 127.0.0.1: not a password-guessing client
+            "EUM_LOGIN_ATTEMPTS_PER_MINUTE": "1000",
+        }
         eum = Path(sys.executable).with_name("eum")
         log_path = Path(tmp) / "server.log"
         with open(log_path, "wb") as log:
@@ -151,7 +157,9 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_path: Path) 
     pytest.fail(f"eum serve did not answer in {START_TIMEOUT_SECONDS}s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it lives; ending it with the module leaves later test modules free to use asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser` to install it")

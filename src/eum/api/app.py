@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eum import __version__
@@ -25,6 +26,7 @@ from eum.api import (
     routes_policy,
     routes_wallet,
 )
+from eum.api.schemas import NOT_TEXT
 from eum.config import settings
 from eum.db import Database, make_engine, reading
 from eum.payments.writer import make_payment_engine
@@ -80,6 +82,15 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+async def text_only_url(request: Request) -> None:
+    """Refuse a path or query holding a control character (NUL...) before any handler
+    reads it: no id or search term has one, and PostgreSQL cannot even compare with it."""
+    if NOT_TEXT.search(request.scope["path"]):
+        raise HTTPException(404)
+    if any(NOT_TEXT.search(k + v) for k, v in request.query_params.multi_items()):
+        raise HTTPException(422, "control characters are not allowed")
+
+
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -106,7 +117,9 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        dependencies=[Depends(text_only_url)],
     )
+    settings().signing_key()  # no default secret outside demo mode: refuse to start
     if payment_writer is None:
         payment_writer = settings().payment_writer if engine is None else "thread"
     app.state.engine = engine or make_engine(settings().database_url)

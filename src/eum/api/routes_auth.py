@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from eum import errors
@@ -12,6 +12,7 @@ from eum.api.deps import DB, Caller, Operator, bearer
 from eum.api.schemas import LoginIn, SignupMemberIn, SignupMerchantIn, StaffIn
 from eum.audit import service as audit
 from eum.auth import service as auth
+from eum.auth import throttle
 from eum.clock import now
 from eum.wallets.views import iso
 
@@ -50,8 +51,9 @@ def signup_merchant(body: SignupMerchantIn, db: DB) -> dict[str, Any]:
 
 
 @router.post("/login")
-def login(body: LoginIn, db: DB) -> dict[str, Any]:
-    """로그인: Bearer 토큰을 받습니다 (만료 시각 포함)."""
+def login(body: LoginIn, db: DB, request: Request) -> dict[str, Any]:
+    """로그인: Bearer 토큰을 받습니다 (만료 시각 포함). 한 주소에서 1분에 20번까지 (429)."""
+    throttle.logins.attempt(request.client.host if request.client else None)
     out: dict[str, Any] | None = db.run(
         lambda c: auth.login(c, login=body.login, password=body.password, at=now())
     )

@@ -1,11 +1,13 @@
 """Request bodies. Amounts are strict integers of won: a float, a string or a boolean is
-``invalid_amount`` (SPEC 3.1); every string has a bounded length."""
+``invalid_amount`` (SPEC 3.1); every string has a bounded length and holds no control
+character (NUL, which PostgreSQL cannot store, and the like) or lone surrogate."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 Won = Annotated[
     StrictInt, Field(ge=1, le=1_000_000_000, description="원 단위 정수 (1..1,000,000,000)")
@@ -16,8 +18,20 @@ Channel = Literal["card", "qr", "online"]
 CardKind = Literal["personal", "business", "corporate"]
 
 
+# C0 controls but tab and line breaks, DEL, and UTF-16 surrogates (not characters at all).
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and NOT_TEXT.search(item):
+                raise ValueError("control characters are not allowed")
+        return value
 
 
 class ChargeIn(Body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -25,6 +26,10 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 MAX_LOGIN_LENGTH = 64
 TOKEN_BYTES = 32
+# A login is a name to sign in with, not free text: letters, digits and . _ @ + - only.
+LOGIN = re.compile(r"[a-z0-9][a-z0-9._@+-]*")
+CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a category code, as the API's ids
+MAX_NAME_LENGTH = 200
 
 _hashers: dict[tuple[int, int], PasswordHasher] = {}
 
@@ -48,6 +53,8 @@ def _check_credentials(login: object, password: object) -> tuple[str, str]:
         or not login.isprintable()
     ):
         raise errors.InvalidRequest("login must be 3..64 printable characters", field="login")
+    if not LOGIN.fullmatch(login.strip().lower()):
+        raise errors.InvalidRequest("a login has letters, digits and . _ @ + - only", field="login")
     if (
         not isinstance(password, str)
         or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
@@ -104,6 +111,10 @@ def signup_member(
 ) -> dict[str, Any]:
     """A citizen signs up and gets one card of the chosen brand and kind (SPEC 3.3)."""
     login_s, password_s = _check_credentials(login, password)
+    if name is not None and not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise errors.InvalidRequest(f"name must be 1..{MAX_NAME_LENGTH} characters", field="name")
+    if home_district is not None:
+        _check_district(conn, home_district, "home_district")
     member_id = "u-" + secrets.token_hex(6)
     wallets.create_member(
         conn,
@@ -126,11 +137,24 @@ def signup_member(
     return {"user_id": user_id, "member_id": member_id}
 
 
+def _check_district(conn: Connection, district: object, field: str) -> None:
+    known = policy.catalog(conn).issuers.districts.values()
+    if not any(district in covered for covered in known):
+        raise errors.InvalidRequest("not a district of the platform", field=field)
+
+
 def signup_merchant(
     conn: Connection, *, login: object, password: object, at: datetime, merchant: dict[str, Any]
 ) -> dict[str, Any]:
     """A shop owner registers a merchant; it waits for the district admin's approval."""
     login_s, password_s = _check_credentials(login, password)
+    # in a district some admin covers (no one could approve it elsewhere), of a coded kind
+    _check_district(conn, merchant.get("district"), "district")
+    category = merchant.get("category")
+    if category is not None and not (isinstance(category, str) and CODE.fullmatch(category)):
+        raise errors.InvalidRequest(
+            "category is a code: letters, digits, _ . : -", field="category"
+        )
     merchant_id = "m-" + secrets.token_hex(6)
     merchants.register_merchant(conn, id=merchant_id, at=at, **merchant)
     user_id = _new_user(

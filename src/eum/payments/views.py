@@ -1,5 +1,6 @@
 """Who sees which payment: a member its own, a merchant its own sales, an issuer admin
-the payments at merchants in its area, an operator everything."""
+the payments at merchants in its area, an operator everything. The member's name is
+shown in full to the member only, masked to everyone else (``eum.privacy``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from eum import errors
 from eum.auth.model import Principal
 from eum.money.refunds import current
 from eum.payments.store import payment_lines, payments
+from eum.privacy import member_name_for
+from eum.wallets.store import members
 from eum.wallets.views import iso
 
 
-def _view(row: Any, lines: list[Any]) -> dict[str, Any]:
+def _view(row: Any, lines: list[Any], member_name: str | None = None) -> dict[str, Any]:
     def now(x: int) -> int:
         return current(x, row.charged, row.refunded)
 
@@ -24,6 +27,7 @@ def _view(row: Any, lines: list[Any]) -> dict[str, Any]:
         "ref": row.ref,
         "at": iso(row.at),
         "member": row.member_id,
+        "member_name": member_name,
         "group": row.group_id,
         "merchant": row.merchant_id,
         "channel": row.channel,
@@ -84,7 +88,8 @@ def visible(
         rows = newest(query)
     page = rows[:limit]
     lines = _lines(conn, [r.id for r in page])
-    items = [_view(r, lines.get(r.id, [])) for r in page]
+    names = _names(conn, p, page)
+    items = [_view(r, lines.get(r.id, []), names.get(r.member_id)) for r in page]
     return items, (str(page[-1].id) if len(rows) > limit and page else None)
 
 
@@ -100,6 +105,15 @@ def _lines(conn: Connection, ids: list[int]) -> dict[int, list[Any]]:
     return out
 
 
+def _names(conn: Connection, p: Principal, rows: list[Any]) -> dict[str, str | None]:
+    """The names of the rows' members, as ``p`` may see them."""
+    ids = sorted({r.member_id for r in rows if r.member_id is not None})
+    if not ids:
+        return {}
+    found = conn.execute(select(members.c.id, members.c.name).where(members.c.id.in_(ids)))
+    return {r.id: member_name_for(p, r.id, r.name) for r in found}
+
+
 def _find_visible(conn: Connection, p: Principal, payment_id: str) -> Any:
     if not payment_id.isdigit() or len(payment_id) > 20:
         raise errors.UnknownPayment(field="payment")
@@ -111,7 +125,8 @@ def _find_visible(conn: Connection, p: Principal, payment_id: str) -> Any:
 
 def one(conn: Connection, p: Principal, payment_id: str) -> dict[str, Any]:
     row = _find_visible(conn, p, payment_id)
-    return _view(row, _lines(conn, [row.id]).get(row.id, []))
+    name = _names(conn, p, [row]).get(row.member_id)
+    return _view(row, _lines(conn, [row.id]).get(row.id, []), name)
 
 
 def check_refund_allowed(conn: Connection, p: Principal, payment_id: str) -> None:

@@ -4,6 +4,7 @@ language and CSRF token, messages carried across a redirect, and form errors."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
@@ -15,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from eum import errors
-from eum.web import charts, i18n, names
+from eum.web import charts, i18n, names, session
 from eum.web.session import Visitor, check_csrf, finish, visitor
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,7 +89,14 @@ def redirect(request: Request, url: str, message: str | None = None, **values: A
     response = RedirectResponse(url, status_code=303)
     if message:
         payload = json.dumps({"text": message, "values": values}, ensure_ascii=False)
-        response.set_cookie(FLASH_COOKIE, quote(payload), max_age=60, httponly=True, samesite="lax")
+        response.set_cookie(
+            FLASH_COOKIE,
+            quote(payload),
+            max_age=60,
+            httponly=True,
+            samesite="lax",
+            secure=session.secure(request),
+        )
     finish(request, response)
     return response
 
@@ -131,12 +139,21 @@ def require(request: Request, *roles: str) -> Visitor:
     return who
 
 
+# C0 controls but tab and line breaks, DEL, and U+FFFD, which stands where the posted
+# bytes were not UTF-8: no field of ours takes them (and PostgreSQL cannot store NUL).
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
 async def form_of(request: Request) -> dict[str, str]:
     """The posted form as text fields, after its CSRF token was checked (in a worker
-    thread: telling the visitor may read the session)."""
+    thread: telling the visitor may read the session); a field that is not text is
+    refused before anything reads it."""
     raw = await request.form()
     fields = {k: v for k, v in raw.items() if isinstance(v, str)}
     await run_in_threadpool(check_csrf, request, fields)
+    for name, value in fields.items():
+        if NOT_TEXT.search(name + value):
+            raise errors.InvalidRequest("control characters are not allowed", field=name)
     return fields
 
 

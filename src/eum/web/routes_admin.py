@@ -265,7 +265,9 @@ def forecast(remaining: int, spent_recent: int, today: date) -> Forecast:
     if remaining <= 0 or spent_recent <= 0:
         return Forecast(remaining, spent_recent, None, None)
     days_left = -(-remaining * WINDOW_DAYS // spent_recent)  # ceil, in integers
-    return Forecast(remaining, spent_recent, days_left, today + timedelta(days=days_left))
+    # a big budget burning slowly runs out after the calendar does: its last day then
+    last = today + timedelta(days=min(days_left, (date.max - today).days))
+    return Forecast(remaining, spent_recent, days_left, last)
 
 
 def _kst_day_sql(conn: Connection, column: Any) -> Any:

@@ -58,7 +58,10 @@ def _shop(request: Request) -> tuple[Principal, str]:
 
 
 def _text(form: dict[str, str], name: str) -> str:
-    return (form.get(name) or "").strip()[:MAX_FIELD]
+    text = (form.get(name) or "").strip()
+    if len(text) > MAX_FIELD:
+        raise errors.InvalidRequest(f"{name} is too long", field=name)
+    return text
 
 
 # --- sales ------------------------------------------------------------------------------
@@ -230,6 +233,8 @@ def benefit_plus_page(request: Request) -> Response:
 def benefit_plus(request: Request, form: pages.Posted) -> Response:
     p, merchant_id = _shop(request)
     db = _db(request)
+    if form.get("action") not in ("join", "leave"):
+        raise errors.InvalidRequest("action must be join or leave", field="action")
     if form.get("action") == "leave":
         db.run(lambda c: merchants.leave_benefit_plus(c, by=p, merchant_id=merchant_id, at=now()))
         return pages.redirect(request, "/shop/benefit-plus", "혜택플러스를 해지했습니다.")
@@ -319,8 +324,8 @@ def _coupons_page(
     **extra: Any,
 ) -> Response:
     listed = _db(request).read(lambda c: _coupons(c, merchant_id, kst_day(now())))
-    shown = {k: _text(form or {}, k) for k in ("name", "value", "min_spend", "quantity")}
-    shown |= {k: _text(form or {}, k) for k in ("from", "until")}
+    typed = ("name", "value", "min_spend", "quantity", "from", "until")
+    shown = {k: (form or {}).get(k, "").strip()[:MAX_FIELD] for k in typed}
     return pages.render(
         request,
         "merchant/coupons.html",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from eum import errors
 from eum.auth import service as auth
+from eum.auth import throttle
 from eum.clock import now
 from eum.db import Database
 from eum.merchants import service as merchants
@@ -73,6 +74,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(request: Request, form: pages.Posted) -> Response:
     target = _safe_next(form.get("next"))
     try:
+        throttle.logins.attempt(request.client.host if request.client else None)
         out = _db(request).run(
             lambda c: auth.login(
                 c, login=form.get("login", ""), password=form.get("password", ""), at=now()

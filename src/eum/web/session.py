@@ -1,7 +1,8 @@
 """Who is using the browser, in which language, and whether a form came from our page.
 
 - The login token (the same one the API hands out, so logout and expiry work alike) sits
-  in an HttpOnly, SameSite=Lax cookie; ``Secure`` when the request came over HTTPS.
+  in an HttpOnly, SameSite=Lax cookie; ``Secure`` when the request came over HTTPS, or
+  always with ``EUM_COOKIE_SECURE=true`` (behind a proxy that ends TLS).
 - Every form carries a CSRF token: an HMAC of the session's token (or, before login, of a
   random value kept in its own cookie) under the server key; a POST without the right
   one is refused before anything is read or written.
@@ -87,8 +88,9 @@ def check_csrf(request: Request, form: Any) -> None:
         raise errors.Forbidden("the form expired or came from another site: reload the page")
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+def secure(request: Request) -> bool:
+    """Whether cookies set on this request's response are marked Secure."""
+    return settings().cookie_secure or request.url.scheme == "https"
 
 
 def finish(request: Request, response: Response) -> Response:
@@ -102,7 +104,7 @@ def finish(request: Request, response: Response) -> Response:
             max_age=MAX_AGE_SECONDS,
             httponly=True,
             samesite="lax",
-            secure=_secure(request),
+            secure=secure(request),
         )
     return response
 
@@ -114,7 +116,7 @@ def sign_in(request: Request, response: Response, token: str) -> None:
         max_age=settings().token_ttl_minutes * 60,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=secure(request),
     )
 
 
@@ -128,5 +130,5 @@ def set_lang(request: Request, response: Response, lang: str) -> None:
         lang if lang in LANGS else "ko",
         max_age=365 * 24 * 3600,
         samesite="lax",
-        secure=_secure(request),
+        secure=secure(request),
     )
