@@ -2,7 +2,8 @@
 of the Gyeyang / Bupyeong line. The table ``ROWS`` is the documentation of the rules:
 
 - anonymous callers get 401 everywhere except the public routes (sign-up, login, health,
-  platform totals, the merchant directory, a merchant's page and coupons, merchant groups);
+  platform totals, open data, the merchant directory, a merchant's page and coupons,
+  merchant groups);
 - a member sees its own wallet, payments and groups; a merchant its own sales, QR code and
   coupons; a promoter has no admin rights and sees no one's payments;
 - an issuer admin sees and changes its own area only: reads outside it look like missing
@@ -309,6 +310,10 @@ ROWS: tuple[Row, ...] = (
         any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
     row("GET", "/api/v1/stats/totals",
         any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
+    row("GET", "/api/v1/open-data/{month}.json",
+        any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
+    row("GET", "/api/v1/open-data/{month}.csv",
+        any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
 )
 # fmt: on
 
@@ -362,7 +367,7 @@ def seed(api: Api) -> dict[str, Values]:
         "audit": "campaign:bupyeong-winter",
     }
     return {
-        "any": {},
+        "any": {"month": "2020-03"},  # open data
         "gyeyang": gyeyang,
         "bupyeong": bupyeong,
         "pending_gyeyang": {"area": "gyeyang", "merchant_id": pending["gyeyang"]},

@@ -22,6 +22,7 @@ from eum.api import (
     routes_auth,
     routes_community,
     routes_merchants,
+    routes_open_data,
     routes_ops,
     routes_policy,
     routes_wallet,
@@ -139,6 +140,7 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
         routes_policy,
         routes_community,
         routes_ops,
+        routes_open_data,
     ):
         app.include_router(module.router)
 

@@ -50,7 +50,14 @@ def signup_merchant(body: SignupMerchantIn, db: DB) -> dict[str, Any]:
     )
 
 
-@router.post("/login")
+@router.post(
+    "/login",
+    responses={
+        401: {"description": "unauthorized: wrong login or password"},
+        423: {"description": "account_locked: too many failures for this login"},
+        429: {"description": "too_many_attempts: too many sign-ins from this address"},
+    },
+)
 def login(body: LoginIn, db: DB, request: Request) -> dict[str, Any]:
     """로그인: Bearer 토큰을 받습니다 (만료 시각 포함). 한 주소에서 1분에 20번까지 (429)."""
     throttle.logins.attempt(request.client.host if request.client else None)

@@ -33,6 +33,11 @@ class LoginThrottle:
     def limit(self) -> int:
         return self._limit if self._limit is not None else settings().login_attempts_per_minute
 
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        """A fixed limit (None: the setting again)."""
+        self._limit = value
+
     def attempt(self, address: str | None, at: float | None = None) -> None:
         """Count an attempt from ``address``; ``too_many_attempts`` (429) when it is over
         the limit (the refused attempt is not counted)."""
