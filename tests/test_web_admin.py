@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from eum.clock import KST, kst_day, kst_month, now, parse_time
 from eum.policy import service as policy
-from eum.web import i18n, routes_admin
+from eum.web import i18n, names, routes_admin
 from tests.api_support import Api
 from tests.conftest import GYEYANG_CITY
 from tests.web_support import Web, web_as
@@ -488,7 +488,7 @@ def test_every_korean_text_of_the_admin_pages_has_english() -> None:
         routes_admin.FIELD_HINTS,
         routes_admin.CHANGE_NAMES,
         routes_admin.STATUS_NAMES,
-        routes_admin.TIER_NAMES,
+        names.TIERS,
         routes_admin.KIND_NAMES_OF_CARDS,
         routes_admin.DEFAULTS,
         routes_admin.KIND_DEFAULTS,

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from eum.config import settings
+
+if TYPE_CHECKING:
+    from eum.ledger.service import Verification
 
 app = typer.Typer(
     help="Eum: regional electronic currency platform (지역사랑상품권).", no_args_is_help=True
@@ -65,14 +69,9 @@ def scenario_run(
             raise typer.Exit(1)
 
 
-@ledger_app.command("verify")
-def ledger_verify(database: str | None = DatabaseOption) -> None:
-    """Recompute every balance from the postings; exit 1 with a report on any difference."""
-    from eum.ledger.service import verify
-
-    engine = _engine(database)
-    with engine.connect() as conn:
-        result = verify(conn)
+def _report(result: Verification) -> None:
+    """Print a ledger verification (``eum.ledger.service.verify``); exit 1 unless it
+    balances."""
     typer.echo(
         f"accounts: {result.accounts_checked}, entries: {result.entries_checked}, "
         f"postings total: {result.postings_total_krw}"
@@ -83,6 +82,17 @@ def ledger_verify(database: str | None = DatabaseOption) -> None:
         typer.echo("ledger: NOT balanced")
         raise typer.Exit(1)
     typer.echo("ledger: balanced; every balance equals its postings")
+
+
+@ledger_app.command("verify")
+def ledger_verify(database: str | None = DatabaseOption) -> None:
+    """Recompute every balance from the postings; exit 1 with a report on any difference."""
+    from eum.ledger.service import verify
+
+    engine = _engine(database)
+    with engine.connect() as conn:
+        result = verify(conn)
+    _report(result)
 
 
 @db_app.command("upgrade")
@@ -155,16 +165,7 @@ def restore_command(
         f"{report.payments} payments"
     )
     result = report.verification
-    typer.echo(
-        f"accounts: {result.accounts_checked}, entries: {result.entries_checked}, "
-        f"postings total: {result.postings_total_krw}"
-    )
-    if not result.ok:
-        for line in result.mismatches:
-            typer.echo(f"MISMATCH {line}")
-        typer.echo("ledger: NOT balanced")
-        raise typer.Exit(1)
-    typer.echo("ledger: balanced; every balance equals its postings")
+    _report(result)
 
 
 @app.command("serve")

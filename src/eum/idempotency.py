@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 
 from eum import bulk
-from eum.db import metadata
+from eum.clock import now
+from eum.db import Database, metadata
 from eum.errors import EumError, IdempotencyConflict
 
 MAX_KEY_LENGTH = 200
@@ -95,6 +96,26 @@ def run_digest(
     result = outcome(action)
     conn.execute(insert(idempotency_keys), row_for(scope, key, digest, result, at))
     return dict(result, replayed=False)
+
+
+def once(
+    db: Database,
+    *,
+    scope: str,
+    key: str,
+    digest: str,
+    action: Callable[[Connection, datetime], Result],
+) -> Result:
+    """``run_digest`` of ``action(conn, at)`` in a transaction of its own, at the current
+    time: what an entry point (API route, web form) does for one money request."""
+    at = now()
+
+    def unit(conn: Connection) -> Result:
+        return run_digest(
+            conn, scope=scope, key=key, digest=digest, at=at, action=lambda: action(conn, at)
+        )
+
+    return db.run(unit)
 
 
 def outcome(action: Callable[[], Result]) -> Result:

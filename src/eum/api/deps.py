@@ -130,14 +130,8 @@ def money_call(
     """Run a money operation once per key: the first response, success or error, is kept
     with the operation's own transaction and replayed for the same key and request."""
     digest = request_fingerprint(request, body)
-    at = now()
-
-    def unit(conn: Any) -> dict[str, Any]:
-        return idempotency.run_digest(
-            conn, scope=caller.scope, key=key, digest=digest, at=at, action=lambda: action(conn, at)
-        )
-
-    return money_response(db.run(unit), status)
+    result = idempotency.once(db, scope=caller.scope, key=key, digest=digest, action=action)
+    return money_response(result, status)
 
 
 class Page(BaseModel):

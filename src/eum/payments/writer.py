@@ -41,9 +41,6 @@ from sqlalchemy import Engine
 from eum import errors
 from eum.db import make_engine
 from eum.payments.engine import (
-    DEFAULT_FAIR_AFTER,
-    DEFAULT_MAX_BATCH,
-    DEFAULT_MAX_QUEUE,
     Item,
     PaymentEngine,
     commit_batch,
@@ -131,22 +128,10 @@ class ProcessPaymentEngine(PaymentEngine):
     writer = "process"
 
     def __init__(
-        self,
-        engine: Engine,
-        *,
-        max_batch: int = DEFAULT_MAX_BATCH,
-        max_queue: int = DEFAULT_MAX_QUEUE,
-        fair_after: int = DEFAULT_FAIR_AFTER,
-        autostart: bool = True,
-        max_in_flight: int = MAX_IN_FLIGHT,
+        self, engine: Engine, *, max_in_flight: int = MAX_IN_FLIGHT, **options: Any
     ) -> None:
-        super().__init__(
-            engine,
-            max_batch=max_batch,
-            max_queue=max_queue,
-            fair_after=fair_after,
-            autostart=autostart,
-        )
+        """``options`` are ``PaymentEngine``'s (batch and queue sizes, autostart)."""
+        super().__init__(engine, **options)
         if not shareable(engine):
             raise ValueError("the process writer needs a database another process can open")
         self.url = engine.url.render_as_string(hide_password=False)

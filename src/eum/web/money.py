@@ -53,17 +53,11 @@ def once(
     """Run ``action(conn, at)`` once for the form's key: ``what`` names the operation
     and ``fields`` are what the key is bound to (the same key with other fields is
     ``idempotency_conflict``). Returns the result (with ``replayed``) or raises."""
-    key = _key(form)
     digest = idempotency.fingerprint("web:" + what, fields)
-    at = now()
     db: Database = request.app.state.db
-
-    def unit(conn: Connection) -> dict[str, Any]:
-        return idempotency.run_digest(
-            conn, scope=who.scope, key=key, digest=digest, at=at, action=lambda: action(conn, at)
-        )
-
-    return raise_if_failed(db.run(unit))
+    return raise_if_failed(
+        idempotency.once(db, scope=who.scope, key=_key(form), digest=digest, action=action)
+    )
 
 
 def pay(

@@ -565,7 +565,7 @@ RULE_STATUS = {
     "closed": "종료",
 }
 RULE_BADGES = {"active": "ok", "scheduled": "plus", "ended": "warn", "closed": ""}
-KIND_NAMES_OF_CARDS = {"personal": "개인", "business": "사업자", "corporate": "법인"}
+KIND_NAMES_OF_CARDS = names.CARD_KINDS
 CHECKS = {  # the multi-choice conditions: form prefix -> allowed codes
     "card_kinds": CARD_KINDS,
     "merchant_tiers": TIERS,
@@ -1111,7 +1111,6 @@ def budget_page(request: Request, budget_id: str, days: int | None = None) -> Re
 # --- merchant approvals and search -----------------------------------------------------
 
 STATUS_NAMES = {"pending": "승인 대기", "approved": "승인", "rejected": "반려"}
-TIER_NAMES = {"general": "일반", "benefit_plus": "혜택플러스"}
 
 
 def _merchant_row(row: Any) -> dict[str, Any]:
@@ -1121,7 +1120,7 @@ def _merchant_row(row: Any) -> dict[str, Any]:
         "district": row.district,
         "category": row.category,
         "tier": row.tier,
-        "tier_name": TIER_NAMES.get(row.tier, row.tier),
+        "tier_name": names.TIERS.get(row.tier, row.tier),
         "discount_bps": row.discount_bps,
         "annual_sales": int(row.annual_sales),
         "card_fee_bps": row.card_fee_bps,
