@@ -50,7 +50,14 @@ from eum.stats import rollups
 from eum.stats import service as stats_service
 from eum.stats import views as stats
 from eum.stats.rollups import Tally
-from eum.stats.store import merchant_days, payment_months, support_months
+from eum.stats.store import (
+    budget_days,
+    merchant_days,
+    payment_days,
+    payment_months,
+    support_days,
+    support_months,
+)
 from eum.wallets import views as wallet_views
 from eum.wallets.store import members
 
@@ -84,6 +91,9 @@ MOVED_COUNTERS = (
     (payment_months, rollups.PAYMENT_MONTH_KEYS, rollups.PAYMENT_MONTH_VALUES),
     (support_months, rollups.SUPPORT_KEYS, rollups.SUPPORT_VALUES),
     (merchant_days, rollups.DAY_KEYS, rollups.DAY_VALUES),
+    (payment_days, rollups.PAYMENT_DAY_KEYS, rollups.PAYMENT_MONTH_VALUES),
+    (support_days, rollups.SUPPORT_DAY_KEYS, rollups.SUPPORT_VALUES),
+    (budget_days, rollups.BUDGET_DAY_KEYS, rollups.BUDGET_DAY_VALUES),
 )
 
 
@@ -283,7 +293,7 @@ class _Loader:
                 district=m.district,
                 category=m.category,
                 card_issuer_id=issuer,
-                payment_month=month,
+                paid_at=at,
                 at=refund_at,
                 amount=charged,
                 fee_back=fee,

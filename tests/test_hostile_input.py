@@ -176,12 +176,17 @@ BASES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
             "channels": ["card"],
             "from": "2020-01-01",
             "until": "2099-12-31",
+            "steps": [{"from": "2099-01-01", "rate_bps": 50}],
         },
     ),
     "PATCH /api/v1/rules/{rule_id}": (
         "gyeyang-admin",
         "/api/v1/rules/{rule_id}",
-        {"name": "계양 출시 이벤트", "rate_bps": 150},
+        {
+            "name": "계양 출시 이벤트",
+            "rate_bps": 150,
+            "steps": [{"from": "2099-01-01", "rate_bps": 50}],
+        },
     ),
     "POST /api/v1/rules/{rule_id}/close": ("gyeyang-admin", "/api/v1/rules/{rule_id}/close", None),
     "POST /api/v1/budgets": (
@@ -707,6 +712,14 @@ WEB_BASES: dict[str, tuple[str | None, dict[str, str]]] = {
             "merchant_group": "",
             "from": "2020-01-01",
             "until": "2099-12-31",
+        },
+    ),
+    "/admin/whatif": (
+        "gyeyang-admin",
+        {
+            "from": "2020-04-01",
+            "to": "2020-04-30",
+            "draft": "rules: [{id: x, kind: cashback, owner: gyeyang, rate_bps: 100}]",
         },
     ),
     "/admin/rules/{rule_id}": (

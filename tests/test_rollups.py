@@ -69,6 +69,20 @@ def _busy(platform: Platform, seed: int = 5, n: int = 60) -> None:
             target = rng.choice(keys)
             later = (START + timedelta(hours=5 * i + 2)).strftime("%Y-%m-%dT%H:%M")
             platform.event("refund", at=later, key=f"r{i}", payment=target, amount=1)
+        if i % 10 == 7:  # donations by a member and by the group, a budget topped up
+            gave = platform.event(
+                "donate", at=at, key=f"d{i}", member="u-lee", campaign="nanum", amount=10
+            )
+            assert gave["ok"], gave
+            gave = platform.event(
+                "donate", at=at, key=f"g{i}", group="club", by="u-kim", campaign="nanum", amount=1
+            )
+            assert gave["ok"], gave
+            platform.event("fund", at=at, key=f"f{i}", budget="gyeyang-event", amount=1_000)
+    late = platform.event(  # a payment that arrives after later ones: counted on its own day
+        "pay", at="2020-03-24T12:00", key="late", member="u-lee", merchant="m-mart", amount=7_000
+    )
+    assert late["ok"], late
 
 
 def test_the_migration_fills_the_counters_from_what_was_stored(engine: Any) -> None:
@@ -78,6 +92,10 @@ def test_the_migration_fills_the_counters_from_what_was_stored(engine: Any) -> N
     assert kept == platform.read(rollups.recount)
     assert kept["active_months"] and kept["merchant_days"] and kept["support_months"]
     assert any(day[5] for day in kept["merchant_days"].values())  # refunds were counted
+    assert any(row[3] for row in kept["card_days"].values())  # donations were counted
+    assert kept["budget_days"][("gyeyang-event", "2020-03-26")][0] == 1_000  # funded
+    assert any(spent > 0 for _funded, spent in kept["budget_days"].values())
+    assert any(key[0] == "2020-03-24" for key in kept["payment_days"])  # the late one
     config = alembic_config(engine)
     command.downgrade(config, "0003")  # as a database was before the counters
     command.upgrade(config, "head")

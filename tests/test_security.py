@@ -376,12 +376,13 @@ def test_a_big_budget_burning_slowly_runs_out_on_the_calendar_s_last_day() -> No
     9999-12-31, and /admin answered 500."""
     from datetime import date
 
-    from eum.web.routes_admin import forecast
+    from eum.stats.foresight import forecast
 
     today = date(2026, 12, 1)
-    slow = forecast(10_000_000_000, 388, today)
+    slow = forecast(10_000_000_000, [388, 0, 0, 0, 0, 0, 0], today)
     assert slow.runs_out == date.max and slow.days_left == 180_412_372 and slow.state == "ok"
-    assert forecast(7_000, 7_000, today).runs_out == date(2026, 12, 8)
+    assert slow.latest == slow.earliest == date.max
+    assert forecast(7_000, [1_000] * 7, today).runs_out == date(2026, 12, 8)
 
 
 def test_only_the_member_itself_sees_its_name_in_full() -> None:

@@ -221,15 +221,6 @@ def test_the_forecast_date_follows_the_burn_of_the_last_seven_days(sqlite_engine
     assert 'data-budget="gy-burn"' in admin.get("/admin").text
 
 
-def test_forecast_arithmetic() -> None:
-    day = kst_day(now())
-    assert routes_admin.forecast(700, 700, day).runs_out == day + timedelta(days=7)
-    assert routes_admin.forecast(701, 700, day).days_left == 8
-    assert routes_admin.forecast(0, 700, day).state == "empty"
-    assert routes_admin.forecast(500, 0, day).state == "idle"
-    assert routes_admin.forecast(100, 700, day).state == "soon"
-
-
 def test_an_admin_of_bupyeong_sees_nothing_of_gyeyang(sqlite_engine: Engine) -> None:
     api = Api(sqlite_engine)
     bupyeong = web_as(sqlite_engine, "bupyeong-admin", api)

@@ -24,6 +24,9 @@ SCOPE = "demo"
 # Demo logins share one password, printed by `eum demo load` and the README: demo only.
 DEMO_PASSWORD = "eum-demo-2020"
 BATCH = 400  # events per transaction while loading
+# The base cashback steps down from 4% to 3% this many days after the demo's last day, so
+# citizens see the change announced in advance (/shops, /wallet) on a fresh demo.
+STEP_DOWN_AFTER_DAYS = 14
 
 # district code -> (Korean name, brand, neighbourhoods)
 DISTRICTS: dict[str, tuple[str, str, list[str]]] = {
@@ -106,13 +109,12 @@ GIVEN = [
 ]
 
 
-def setup_document(rng: random.Random, merchants_n: int, members_n: int) -> dict[str, Any]:
-    """The city's issuers, budgets, rules, merchants, members, campaigns and groups."""
-    issuers = [{"id": "incheon", "name": "인천e음", "districts": list(DISTRICTS)}]
-    issuers += [
-        {"id": code, "name": brand, "parent": "incheon", "districts": [code]}
-        for code, (_, brand, _) in DISTRICTS.items()
-    ]
+def setup_document(
+    rng: random.Random, merchants_n: int, members_n: int, today: date | None = None
+) -> dict[str, Any]:
+    """The city's issuers, budgets, rules, merchants, members, campaigns and groups; given
+    the demo's ``today``, the base cashback carries a step-down announced in advance."""
+    city = city_policy(today)
     merchants = _merchants(rng, merchants_n)
     people = _members(rng, members_n)
     personal = [m["id"] for m in people if m.get("kind", "personal") == "personal"]
@@ -127,6 +129,33 @@ def setup_document(rng: random.Random, merchants_n: int, members_n: int) -> dict
                 "members": crew,
             }
         )
+    return {
+        **city,
+        "merchants": merchants,
+        "members": people,
+        "campaigns": [
+            {"id": "nanum", "name": "인천사랑 나눔 캠페인", "owner": "incheon"},
+            {"id": "gyeyang-kimchi", "name": "계양 사랑의 김장 나눔", "owner": "gyeyang"},
+        ],
+        "groups": groups,
+    }
+
+
+def city_policy(today: date | None = None) -> dict[str, Any]:
+    """The city without its people: platform settings, issuers (인천e음 and a brand per
+    district), budgets and rules, in the set-up format (``eum simulate`` starts from it);
+    given the demo's ``today``, the base cashback carries a step-down announced in
+    advance."""
+    issuers = [{"id": "incheon", "name": "인천e음", "districts": list(DISTRICTS)}]
+    issuers += [
+        {"id": code, "name": brand, "parent": "incheon", "districts": [code]}
+        for code, (_, brand, _) in DISTRICTS.items()
+    ]
+    base_steps = (
+        []
+        if today is None
+        else [{"from": today + timedelta(days=STEP_DOWN_AFTER_DAYS), "rate_bps": 300}]
+    )
     return {
         "platform": {
             "pg_fee_bps": 300,
@@ -167,12 +196,13 @@ def setup_document(rng: random.Random, merchants_n: int, members_n: int) -> dict
         "rules": [
             {
                 "id": "incheon-base",
-                "name": "인천e음 기본 캐시백 4%",
+                "name": "인천e음 기본 캐시백",
                 "kind": "cashback",
                 "owner": "incheon",
                 "budget": "incheon-cashback",
                 "rate_bps": 400,
                 "monthly_cap": 300_000,
+                **({"steps": base_steps} if base_steps else {}),
             },
             {
                 "id": "gyeyang-launch",
@@ -203,13 +233,6 @@ def setup_document(rng: random.Random, merchants_n: int, members_n: int) -> dict
                 "max_annual_sales": 1_000_000_000,
             },
         ],
-        "merchants": merchants,
-        "members": people,
-        "campaigns": [
-            {"id": "nanum", "name": "인천사랑 나눔 캠페인", "owner": "incheon"},
-            {"id": "gyeyang-kimchi", "name": "계양 사랑의 김장 나눔", "owner": "gyeyang"},
-        ],
-        "groups": groups,
     }
 
 
@@ -400,7 +423,7 @@ def load(
     rng = random.Random(seed)
     until = until or now().date()
     start = until - timedelta(days=days - 1)
-    setup = setup_document(rng, merchants_n, members_n)
+    setup = setup_document(rng, merchants_n, members_n, today=until)
     run_in_transaction(engine, apply_setup, setup)
     progress(
         f"set up {len(setup['issuers'])} issuers, {merchants_n} merchants, {members_n} members"

@@ -26,6 +26,7 @@ from eum.community import service as community
 from eum.db import make_engine, normalize_url, run_in_transaction
 from eum.merchants import service as merchants
 from eum.migrate import upgrade
+from eum.money.model import MAX_RULE_STEPS
 from eum.payments import service as payments
 from eum.policy import service as policy
 from eum.stats.service import platform_state
@@ -191,7 +192,7 @@ def validate(doc: object, source: str = "") -> Scenario:
             _need(_won(value), f"platform.limits.{kind}.{name}", f"bad value {value!r}")
     _check_entries(doc, "issuers", {"id": _str, "name": _str, "districts": _strs}, {"parent": _str})
     _check_entries(doc, "budgets", {"id": _str, "owner": _str, "amount": _won}, {"name": _str})
-    _check_entries(
+    rule_items = _check_entries(
         doc,
         "rules",
         {"id": _str, "kind": _choice("cashback", "fee_support"), "owner": _str, "rate_bps": _bps},
@@ -208,8 +209,11 @@ def validate(doc: object, source: str = "") -> Scenario:
             "from": _date,
             "until": _date,
             "name": _str,
+            "steps": lambda v: isinstance(v, list) and len(v) <= MAX_RULE_STEPS,
         },
     )
+    for i, rule in enumerate(rule_items):
+        _check_steps(f"rules[{i}].steps", rule.get("steps") or [])
     merchant_items = _check_entries(
         doc,
         "merchants",
@@ -256,6 +260,26 @@ def validate(doc: object, source: str = "") -> Scenario:
     return Scenario(str(doc.get("name") or source), setup, events, expect, source, times)
 
 
+def _check_steps(where: str, steps: list[Any]) -> None:
+    """A rule's scheduled rate changes: ``{from: DATE, rate_bps: N}``, days ascending."""
+    previous: date | None = None
+    for j, step in enumerate(steps):
+        at = f"{where}[{j}]"
+        _need(isinstance(step, dict), at, "must be a mapping with from and rate_bps")
+        for name in step:
+            _need(name in ("from", "rate_bps"), f"{at}.{name}", "unknown field")
+        for name, ok in (("from", _date), ("rate_bps", _bps)):
+            _need(name in step, at, f"missing field '{name}'")
+            _need(ok(step[name]), f"{at}.{name}", f"bad value {step[name]!r}")
+        day = parse_date(step["from"])
+        _need(
+            previous is None or day > previous,
+            f"{at}.from",
+            f"{day} is not after the step before ({previous})",
+        )
+        previous = day
+
+
 def _check_event(i: int, ev: object) -> datetime:
     where = f"event {i + 1}"
     _need(isinstance(ev, dict), where, "must be a mapping")
@@ -296,16 +320,34 @@ def _check_event(i: int, ev: object) -> datetime:
     return at
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that an impossible date (``2020-02-30``) stays text, so
+    that validation names the field it is in instead of the loader failing without one."""
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load(path: str | Path) -> Scenario:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"file: cannot read {path}: {exc.strerror}") from None
+    return validate(parse_yaml(text), str(path))
+
+
+def parse_yaml(text: str) -> Any:
+    """A scenario or draft file's YAML (impossible dates kept as text for validation)."""
     try:
-        doc = yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         raise ScenarioError(f"file: not YAML: {exc}") from None
-    return validate(doc, str(path))
 
 
 # --- building the platform -------------------------------------------------------------
@@ -372,6 +414,8 @@ def apply_setup(conn: Connection, setup: Mapping[str, Any]) -> None:
             spec = dict(it)
             for name in ("from", "until"):
                 spec[name] = _opt_date(spec.get(name))
+            if spec.get("steps") is not None:
+                spec["steps"] = [{**s, "from": parse_date(s["from"])} for s in spec["steps"]]
             policy.create_rule(conn, spec, at=at)
         for i, it in enumerate(setup.get("members") or []):
             section = f"members[{i}]"

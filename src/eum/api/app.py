@@ -21,6 +21,7 @@ from eum.api import (
     problems,
     routes_auth,
     routes_community,
+    routes_foresight,
     routes_merchants,
     routes_open_data,
     routes_ops,
@@ -141,6 +142,7 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
         routes_community,
         routes_ops,
         routes_open_data,
+        routes_foresight,
     ):
         app.include_router(module.router)
 

@@ -7,6 +7,7 @@ same transaction as the change. Reads outside the caller's area look like missin
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,15 +24,24 @@ router = APIRouter(prefix="/api/v1", tags=["policy"])
 NOT_YOURS: dict[int | str, dict[str, Any]] = {403: {"description": "forbidden: outside your area"}}
 
 
+def _date(value: str, field: str) -> date:
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise errors.InvalidRequest(f"{field} is not a date", field=field) from None
+
+
 def _spec(body: RuleChangeIn) -> dict[str, Any]:
     """The fields as given, in SPEC 3.7 words, with dates as dates."""
     spec = body.model_dump(by_alias=True, exclude_unset=True)
     for name in ("from", "until"):
         if spec.get(name) is not None:
-            try:
-                spec[name] = parse_date(spec[name])
-            except ValueError:
-                raise errors.InvalidRequest(f"{name} is not a date", field=name) from None
+            spec[name] = _date(spec[name], name)
+    if spec.get("steps") is not None:
+        spec["steps"] = [
+            {**step, "from": _date(step["from"], f"steps[{i}].from")}
+            for i, step in enumerate(spec["steps"])
+        ]
     return spec
 
 
@@ -80,6 +90,7 @@ def create_rule(body: RuleIn, db: DB, admin: Admin) -> dict[str, Any]:
     """규칙 정의 (SPEC 3.7).
 
     조건: 카드, 지역, 카드 종류, 가맹점 등급, 매출, 채널, 상인 모임, 기간, 그리고 예산.
+    steps로 비율 변경을 미리 예약합니다 (예: 12월 1일부터 4% → 3%); 시민에게 미리 보입니다.
     """
     spec = _spec(body)
 

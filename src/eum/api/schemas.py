@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from eum.money.model import MAX_RULE_STEPS
+
 Won = Annotated[
     StrictInt, Field(ge=1, le=1_000_000_000, description="원 단위 정수 (1..1,000,000,000)")
 ]
@@ -143,6 +145,13 @@ class IssuerIn(Body):
     parent: Id | None = Field(None, description="상위 발행처 (광역시는 없음)")
 
 
+class RuleStepIn(Body):
+    """A rate change announced in advance: from this KST day on, the rule pays ``rate_bps``."""
+
+    valid_from: IsoDate = Field(alias="from", description="이 날(KST)부터 새 비율")
+    rate_bps: Bps
+
+
 class RuleChangeIn(Body):
     """Conditions of a cashback or fee-support rule (SPEC 3.7, 3.8); null = the default."""
 
@@ -159,6 +168,13 @@ class RuleChangeIn(Body):
     merchant_group: Id | None = None
     valid_from: IsoDate | None = Field(None, alias="from")
     valid_until: IsoDate | None = Field(None, alias="until")
+    steps: Annotated[list[RuleStepIn], Field(max_length=MAX_RULE_STEPS)] | None = Field(
+        None,
+        description=(
+            "예정된 비율 변경 (날짜 오름차순): 결제일(KST)에 시작된 마지막 변경의 비율, "
+            "없으면 rate_bps. 빈 목록이나 null은 변경 없음"
+        ),
+    )
 
 
 class RuleIn(RuleChangeIn):

@@ -19,6 +19,7 @@ from eum.merchants.service import _name
 from eum.money.rules import is_valid_amount
 from eum.policy.service import _check_id
 from eum.policy.store import issuers
+from eum.stats.rollups import Tally
 from eum.wallets import service as wallets
 
 
@@ -127,6 +128,7 @@ def donate(
             id=entry, campaign_id=campaign_id, member_id=member.id, amount=amount_krw, at=at
         )
     )
+    _count_donation(conn, member.card_issuer_id, at, amount_krw)
     return {"donation_id": str(entry), "campaign": campaign_id, "amount": amount_krw}
 
 
@@ -163,7 +165,14 @@ def group_donate(
             id=entry, campaign_id=campaign_id, group_id=group.id, amount=amount_krw, at=at
         )
     )
+    _count_donation(conn, by.card_issuer_id, at, amount_krw)  # by is the owner
     return {"donation_id": str(entry), "campaign": campaign_id, "amount": amount_krw}
+
+
+def _count_donation(conn: Connection, card_issuer_id: str, at: datetime, amount: int) -> None:
+    tally = Tally()
+    tally.donated(card_issuer_id=card_issuer_id, at=at, amount=amount)
+    tally.flush(conn)
 
 
 def contribute(

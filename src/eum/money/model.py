@@ -22,6 +22,7 @@ BPS = 10_000
 MIN_DISCOUNT_BPS = 100  # Benefit Plus pre-discount, SPEC 3.6
 MAX_DISCOUNT_BPS = 700
 MAX_RATE_BPS = BPS  # a single rule never pays more than what it is applied to
+MAX_RULE_STEPS = 24  # scheduled rate changes of one rule (two years of monthly steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,9 @@ class Rule:
     """A cashback or fee-support rule with its conditions resolved.
 
     ``card_issuers`` is the set of issuers at or below the rule's ``cards`` issuer;
-    ``None`` in a condition means "no condition".
+    ``None`` in a condition means "no condition". ``steps`` are rate changes announced
+    in advance, ``(first KST day, rate_bps)`` in strictly ascending day order (the
+    policy service checks the order, so nothing here sorts per payment).
     """
 
     id: str
@@ -61,6 +64,23 @@ class Rule:
     merchant_group: str | None
     valid_from: date | None
     valid_until: date | None
+    steps: tuple[tuple[date, int], ...] = ()
+
+    def rate_on(self, day: date) -> int:
+        """The rate on a KST day: that of the last step begun by ``day``, else ``rate_bps``.
+
+        A rule without steps costs one empty loop; steps are few and already in order.
+        """
+        rate = self.rate_bps
+        for start, step_bps in self.steps:
+            if start > day:
+                break
+            rate = step_bps
+        return rate
+
+    def steps_after(self, day: date) -> tuple[tuple[date, int], ...]:
+        """The steps not begun yet on ``day``: what a citizen is told in advance."""
+        return tuple(step for step in self.steps if step[0] > day)
 
 
 @dataclass(frozen=True, slots=True)

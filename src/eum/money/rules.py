@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
+from datetime import date
 
 from eum.money.model import (
     BPS,
@@ -63,6 +64,18 @@ def matches(rule: Rule, sale: Sale) -> bool:
     return not (rule.valid_until is not None and sale.day > rule.valid_until)
 
 
+def _rate(rule: Rule, day: date | None) -> int:
+    """The rule's rate on the payment's KST day (its scheduled steps included).
+
+    ``day`` None is the rule's own ``rate_bps``: only for rules without steps (the pure
+    arithmetic tests); a payment always passes its day.
+    """
+    if day is None:
+        assert not rule.steps, f"rule {rule.id} has steps: the payment's day is needed"
+        return rule.rate_bps
+    return rule.rate_on(day)
+
+
 def _draw(budget_id: str | None, raw_krw: int, remaining: MutableMapping[str, int]) -> int:
     """Pay ``raw`` from a budget, or what is left of it; no budget pays in full."""
     if budget_id is None:
@@ -77,12 +90,15 @@ def cashback(
     charged_krw: int,
     used_krw: Mapping[str, int],
     remaining: MutableMapping[str, int],
+    *,
+    day: date | None = None,
 ) -> list[Line]:
     """Cashback of every matching rule in definition order (SPEC 3.7).
 
     ``used_krw`` is what the card already qualified under each capped rule this month;
     ``remaining`` holds each budget's balance and is drawn down as rules pay, so where
-    two rules share a budget the earlier one draws first.
+    two rules share a budget the earlier one draws first. ``day`` is the payment's KST
+    day, which picks each rule's scheduled rate.
     """
     lines = []
     for rule in rules:
@@ -91,7 +107,7 @@ def cashback(
             qualifying = charged_krw
         else:
             qualifying = max(0, min(charged_krw, rule.monthly_cap_krw - used_krw.get(rule.id, 0)))
-        raw = apply_bps(qualifying, rule.rate_bps)  # SPEC 3.7 floor
+        raw = apply_bps(qualifying, _rate(rule, day))  # SPEC 3.7 floor
         paid = _draw(rule.budget_id, raw, remaining)
         lines.append(Line(rule.id, "cashback", rule.budget_id, qualifying, paid))
     return lines
@@ -108,13 +124,16 @@ def fee_support(
     charged_krw: int,
     fee_krw: int,
     remaining: MutableMapping[str, int],
+    *,
+    day: date | None = None,
 ) -> list[Line]:
-    """Fee support of every matching rule in definition order, never above the fee (SPEC 3.8)."""
+    """Fee support of every matching rule in definition order, never above the fee (SPEC 3.8);
+    ``day`` (the payment's KST day) picks each rule's scheduled rate."""
     lines = []
     unsupported = fee_krw
     for rule in rules:
         assert rule.kind == "fee_support"
-        raw = min(unsupported, apply_bps(charged_krw, rule.rate_bps))  # SPEC 3.8 floor
+        raw = min(unsupported, apply_bps(charged_krw, _rate(rule, day)))  # SPEC 3.8 floor
         paid = _draw(rule.budget_id, raw, remaining)
         unsupported -= paid
         lines.append(Line(rule.id, "fee_support", rule.budget_id, charged_krw, paid))

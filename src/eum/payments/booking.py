@@ -221,11 +221,12 @@ class Booking:
         remaining = {
             r.budget_id: held[source_of[r.id]] for r in (*cb_rules, *fs_rules) if r.budget_id
         }
-        cb_lines = money.cashback(cb_rules, cost.charged_krw, used, remaining)
+        day = kst_day(ticket.at)  # picks each rule's scheduled rate
+        cb_lines = money.cashback(cb_rules, cost.charged_krw, used, remaining, day=day)
         fee = money.fee(
             cost.charged_krw, ticket.channel, merchant.card_fee_bps, cat.platform.pg_fee_bps
         )
-        fs_lines = money.fee_support(fs_rules, cost.charged_krw, fee, remaining)
+        fs_lines = money.fee_support(fs_rules, cost.charged_krw, fee, remaining, day=day)
 
         receivable = merchant.receivable_account_id
         pairs: list[tuple[int, int]] = [

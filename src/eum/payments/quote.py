@@ -11,8 +11,8 @@ the page calls it expected cashback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, select
 from eum.clock import kst_day, kst_month
 from eum.ledger import service as ledger
 from eum.merchants.service import Merchant
+from eum.money.model import Rule
 from eum.payments import service as payments
 from eum.payments.booking import Booking, member_payer
 from eum.policy import service as policy
@@ -29,6 +30,8 @@ from eum.wallets.service import Member
 
 # A budget that at this month's pace lasts less than this many days is "nearly spent".
 LOW_BUDGET_DAYS = 7
+# A scheduled rate change is announced at a shop this many days before it takes effect.
+ANNOUNCE_DAYS = 30
 
 
 class _Peek(Booking):
@@ -69,14 +72,50 @@ def quote(
 
 
 @dataclass(frozen=True)
+class RateChange:
+    """A scheduled change of a card's total cashback rate at a shop, announced in advance:
+    from ``day`` on it earns ``after_bps`` instead of ``before_bps``."""
+
+    day: date
+    before_bps: int
+    after_bps: int
+
+
+@dataclass(frozen=True)
 class ShopRate:
     """What a card earns at a shop today: the rules that match, their total rate, and
-    whether a budget behind them is nearly or wholly spent."""
+    whether a budget behind them is nearly or wholly spent; and the scheduled changes
+    of that rate within ``ANNOUNCE_DAYS``."""
 
     rate_bps: int
     rules: list[dict[str, Any]]
     budget_low: bool
     budget_empty: bool
+    changes: list[RateChange] = field(default_factory=list)
+
+
+def _total_on(rules: Sequence[Rule], day: date) -> int:
+    """The rules' total rate on ``day``, counting only those whose period covers it."""
+    return sum(
+        r.rate_on(day)
+        for r in rules
+        if (r.valid_from is None or r.valid_from <= day)
+        and (r.valid_until is None or day <= r.valid_until)
+    )
+
+
+def announced_changes(rules: Sequence[Rule], today: date) -> list[RateChange]:
+    """Each day in the next ``ANNOUNCE_DAYS`` on which a rule's scheduled step changes the
+    total rate, with the total the day before and from that day (a step that another
+    cancels out is no change to announce)."""
+    horizon = today + timedelta(days=ANNOUNCE_DAYS)
+    days = sorted({d for r in rules for d, _ in r.steps_after(today) if d <= horizon})
+    out = []
+    for day in days:
+        before, after = _total_on(rules, day - timedelta(days=1)), _total_on(rules, day)
+        if before != after:
+            out.append(RateChange(day, before, after))
+    return out
 
 
 def shop_rates(
@@ -93,18 +132,19 @@ def shop_rates(
     }
     budget_ids = {r.budget_id for rules in matched.values() for r in rules if r.budget_id}
     state = budget_state(conn, budget_ids, at)
+    today = kst_day(at)
     out = {}
     for shop_id, rules in matched.items():
         behind = [state[r.budget_id] for r in rules if r.budget_id in state]
+        paying = [r for r in rules if r.budget_id not in state or not state[r.budget_id].empty]
         out[shop_id] = ShopRate(
-            rate_bps=sum(
-                r.rate_bps
-                for r in rules
-                if r.budget_id not in state or not state[r.budget_id].empty
-            ),
-            rules=[{"rule": r.id, "rate_bps": r.rate_bps, "budget": r.budget_id} for r in rules],
+            rate_bps=sum(r.rate_on(today) for r in paying),
+            rules=[
+                {"rule": r.id, "rate_bps": r.rate_on(today), "budget": r.budget_id} for r in rules
+            ],
             budget_low=any(b.low for b in behind),
             budget_empty=any(b.empty for b in behind),
+            changes=announced_changes(paying, today),
         )
     return out
 

@@ -288,7 +288,7 @@ def refund(
         district=merchant.district,
         category=merchant.category,
         card_issuer_id=payment.card_issuer_id or "",
-        payment_month=payment.month,
+        paid_at=payment.at,
         at=at,
         amount=amount_krw,
         fee_back=split.fee_krw,

@@ -18,7 +18,15 @@ from eum.auth.model import Principal
 from eum.ledger import service as ledger_service
 from eum.ledger.store import accounts
 from eum.merchants.store import merchant_group_members, merchant_groups, merchants
-from eum.money.model import CARD_KINDS, CHANNELS, MAX_RATE_BPS, RULE_KINDS, TIERS, Rule
+from eum.money.model import (
+    CARD_KINDS,
+    CHANNELS,
+    MAX_RATE_BPS,
+    MAX_RULE_STEPS,
+    RULE_KINDS,
+    TIERS,
+    Rule,
+)
 from eum.policy.model import Catalog, IssuerTree, Limits, Platform
 from eum.policy.store import (
     budgets,
@@ -173,6 +181,7 @@ def create_budget(
         ledger_service.post(
             conn, "budget_open", at, [(funding, -amount_krw), (account, amount_krw)], ref=id
         )
+        _count_funding(conn, id, at, amount_krw)
     touch_policy(conn)
 
 
@@ -269,7 +278,47 @@ def _rule_values(conn: Connection, spec: Mapping[str, Any], tree: IssuerTree) ->
         "merchant_group": group,
         "valid_from": valid_from,
         "valid_until": valid_until,
+        "steps": _steps(spec.get("steps")),
     }
+
+
+def _steps(value: object) -> list[list[Any]] | None:
+    """Scheduled rate changes as stored: ``[[ISO day, rate_bps], ...]``, days strictly
+    ascending so that a payment never sorts them; None (or an empty list) is none.
+
+    Each step is ``{"from": date, "rate_bps": int}``; an error names the step's field
+    (``steps[1].from``) as the other conditions name theirs.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) > MAX_RULE_STEPS:
+        raise errors.InvalidRequest(
+            f"steps must be a list of at most {MAX_RULE_STEPS} rate changes", field="steps"
+        )
+    stored: list[list[Any]] = []
+    previous: date | None = None
+    for i, step in enumerate(value):
+        where = f"steps[{i}]"
+        if not isinstance(step, Mapping):
+            raise errors.InvalidRequest(f"{where} must have from and rate_bps", field=where)
+        unknown = sorted(str(k) for k in step if k not in ("from", "rate_bps"))
+        if unknown:
+            raise errors.InvalidRequest(f"{where}: unknown {unknown}", field=where)
+        day = step.get("from")
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise errors.InvalidRequest(f"{where}.from must be a date", field=f"{where}.from")
+        if previous is not None and day <= previous:
+            raise errors.InvalidRequest(
+                f"{where}.from must come after steps[{i - 1}].from", field=f"{where}.from"
+            )
+        stored.append([day.isoformat(), _bps(step.get("rate_bps"), f"{where}.rate_bps")])
+        previous = day
+    return stored or None
+
+
+def _step_specs(stored: list[list[Any]] | None) -> list[dict[str, Any]]:
+    """Stored steps in the words of a rule spec (dates as dates)."""
+    return [{"from": date.fromisoformat(day), "rate_bps": bps} for day, bps in stored or ()]
 
 
 def _compile(row: Any, tree: IssuerTree) -> Rule:
@@ -298,6 +347,7 @@ def _compile(row: Any, tree: IssuerTree) -> Rule:
         merchant_group=row.merchant_group,
         valid_from=row.valid_from,
         valid_until=row.valid_until,
+        steps=tuple((date.fromisoformat(day), int(bps)) for day, bps in row.steps or ()),
     )
 
 
@@ -407,7 +457,17 @@ def fund_budget(
         [(ref.funding_account_id, -amount_krw), (ref.account_id, amount_krw)],
         ref=ref.id,
     )
+    _count_funding(conn, ref.id, at, amount_krw)
     return {"entry_id": str(entry), "budget": ref.id, "amount": amount_krw}
+
+
+def _count_funding(conn: Connection, budget_id: str, at: datetime, amount_krw: int) -> None:
+    """The budget's day counter moves with its account (``eum.stats.rollups``)."""
+    from eum.stats.rollups import Tally  # stats reads policy's tables: imported late
+
+    tally = Tally()
+    tally.funded(budget_id=budget_id, at=at, amount=amount_krw)
+    tally.flush(conn)
 
 
 # --- rule history, changes and closing ------------------------------------------------------
@@ -427,6 +487,7 @@ RULE_FIELDS = (
     "merchant_group",
     "from",
     "until",
+    "steps",
 )
 
 
@@ -455,14 +516,17 @@ def _conditions(row: Any) -> dict[str, Any]:
         "merchant_group": row.merchant_group,
         "from": row.valid_from,
         "until": row.valid_until,
+        "steps": _step_specs(row.steps),
     }
 
 
 def rule_spec(row: Any) -> dict[str, Any]:
-    """A rule as JSON in the vocabulary of SPEC 3.7: what its history keeps of each version."""
+    """A rule as JSON in the vocabulary of SPEC 3.7: what its history keeps of each version
+    (its scheduled steps too, so a changed schedule shows as a new version)."""
     spec = {"id": row.id, "kind": row.kind, "owner": row.owner_id, **_conditions(row)}
     for name in ("from", "until"):
         spec[name] = spec[name].isoformat() if spec[name] is not None else None
+    spec["steps"] = [{**s, "from": s["from"].isoformat()} for s in spec["steps"]]
     return {**spec, "active": bool(row.active)}
 
 
@@ -819,6 +883,7 @@ def close_budget(conn: Connection, *, budget_id: str, at: datetime) -> dict[str,
         ref=ref.id,
     )
     conn.execute(update(budgets).where(budgets.c.id == ref.id).values(closed_at=at))
+    _count_funding(conn, ref.id, at, -left)
     return {"budget": ref.id, "returned": left, "entry_id": None if entry is None else str(entry)}
 
 

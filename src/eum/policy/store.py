@@ -77,6 +77,8 @@ rules = Table(
     Column("merchant_group", String(64)),
     Column("valid_from", Date),
     Column("valid_until", Date),
+    # scheduled rate changes: [[first KST day (ISO), rate_bps], ...] ascending; NULL: none
+    Column("steps", JSON),
     Column("active", Boolean, nullable=False, default=True),
     Column("note", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -77,3 +77,56 @@ merchant_days = Table(
     Column("fee_support_back", BigInteger, nullable=False),
     Index("ix_merchant_days_day", "day"),
 )
+
+# --- per KST day (issue "Budget foresight") ---------------------------------------------
+# The month tables above stay: a dashboard of twelve months reads a few thousand rows.
+# These give the same figures per day, for daily statistics, open data and forecasts.
+
+# Payments by the day they were made, net of their refunds whenever those came.
+payment_days = Table(
+    "payment_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("district", String(64), primary_key=True),
+    Column("category", String(64), primary_key=True),
+    Column("card_issuer_id", String(64), primary_key=True),
+    Column("payments", BigInteger, nullable=False),
+    Column("paid", BigInteger, nullable=False),
+)
+
+# Cashback and fee support by the day of the payment, at current value after refunds.
+support_days = Table(
+    "support_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("rule_id", String(64), primary_key=True),
+    Column("budget_id", String(64), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+# Per card issuer and day: sign-ups, members whose first payment of the month fell on
+# that day (so a month's days add up to its active members), issuance, and donations
+# (a group's by its owner's card).
+card_days = Table(
+    "card_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("card_issuer_id", String(64), primary_key=True),
+    Column("joined", BigInteger, nullable=False),
+    Column("active", BigInteger, nullable=False),
+    Column("issued", BigInteger, nullable=False),
+    Column("donated", BigInteger, nullable=False),
+)
+
+# A budget's account per day, each movement on the day it happened: what fundings (and
+# closing, negative) put in, and what rules took out net of what refunds gave back. Its
+# balance at the end of any day is its balance now minus what moved after that day.
+budget_days = Table(
+    "budget_days",
+    metadata,
+    Column("budget_id", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("funded", BigInteger, nullable=False),
+    Column("spent", BigInteger, nullable=False),
+)

@@ -61,10 +61,11 @@ def months_until(last: str, count: int) -> list[str]:
     return out[::-1]
 
 
-def _paid_by(area: Area) -> Any:
+def _paid_by(area: Area, table: Any = support_months) -> Any:
     """Support paid from budgets of the area's issuers (or, for rules without a budget,
-    from their owner's funding); merchant groups' own budgets are not public money."""
-    line = support_months.c
+    from their owner's funding); merchant groups' own budgets are not public money.
+    ``table``: support_months or support_days (the same key columns)."""
+    line = table.c
     if area.issuers is None:
         issuer_budgets = select(budgets.c.id).where(budgets.c.owner_kind == "issuer")
         return or_(line.budget_id == NO_BUDGET, line.budget_id.in_(issuer_budgets))

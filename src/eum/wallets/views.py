@@ -1,16 +1,18 @@
 """What a member sees of its own wallet: balances, this month's cashback per rule and
-the cap left, and a history of everything that moved its money."""
+the cap left, each rule's rate today and its changes announced in advance, and a history
+of everything that moved its money."""
 
 from __future__ import annotations
 
 import heapq
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from eum.clock import as_kst, kst_month
+from eum.clock import as_kst, kst_day, kst_month
 from eum.community.store import contributions, donations
+from eum.money.model import Rule
 from eum.money.refunds import current
 from eum.payments.store import payment_lines, payments, refunds
 from eum.policy import service as policy
@@ -22,6 +24,16 @@ from eum.wallets.store import charges, withdrawals
 def iso(at: datetime) -> str:
     """Times go out in ISO 8601 with the KST offset (+09:00)."""
     return as_kst(at).isoformat()
+
+
+def upcoming(rule: Rule, today: date) -> list[dict[str, Any]]:
+    """A rule's scheduled rate changes not begun yet, each with the rate it replaces."""
+    out = []
+    before = rule.rate_on(today)
+    for day, rate_bps in rule.steps_after(today):
+        out.append({"from": day.isoformat(), "rate_bps": rate_bps, "before_bps": before})
+        before = rate_bps
+    return out
 
 
 def overview(conn: Connection, member_id: str | None, at: datetime) -> dict[str, Any]:
@@ -53,6 +65,7 @@ def overview(conn: Connection, member_id: str | None, at: datetime) -> dict[str,
         earned[r.rule_id] = earned.get(r.rule_id, 0) + current(r.amount, r.charged, r.refunded)
     names = {r.id: r.name for r in conn.execute(select(rules.c.id, rules.c.name))}
     per_rule = []
+    today = kst_day(at)
     for rule in cat.cashback_rules:
         if rule.card_issuers is not None and member.card_issuer_id not in rule.card_issuers:
             continue
@@ -63,7 +76,8 @@ def overview(conn: Connection, member_id: str | None, at: datetime) -> dict[str,
             {
                 "rule": rule.id,
                 "name": names.get(rule.id),
-                "rate_bps": rule.rate_bps,
+                "rate_bps": rule.rate_on(today),
+                "changes": upcoming(rule, today),
                 "cashback_this_month": earned.get(rule.id, 0),
                 "monthly_cap": cap,
                 "cap_used": used.get(rule.id, 0),

@@ -12,13 +12,24 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eum import errors
-from eum.web import pages, routes_admin, routes_citizen, routes_merchant, routes_public, session
+from eum.web import (
+    pages,
+    routes_admin,
+    routes_citizen,
+    routes_merchant,
+    routes_public,
+    routes_report,
+    routes_whatif,
+    session,
+)
 
 ROUTERS = [
     routes_public.router,
     routes_citizen.router,
     routes_merchant.router,
     routes_admin.router,
+    routes_report.router,
+    routes_whatif.router,
 ]
 
 

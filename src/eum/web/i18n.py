@@ -90,6 +90,12 @@ register(
         "다음": "Next",
         "가맹점이 없습니다.": "No shops found.",
         "내 카드로 오늘 받는 캐시백": "Cashback with your card today",
+        # scheduled rate changes of a rule, told in advance (/shops, /pay, /wallet)
+        "변경 예정": "Scheduled change",
+        "{month}월 {day}일부터 캐시백 {before} → {after}": (
+            "From {month}/{day}: cashback {before} → {after}"
+        ),
+        "{month}월 {day}일부터 {before} → {after}": "From {month}/{day}: {before} → {after}",
         "로그인하면 내 카드의 캐시백이 보입니다.": "Sign in to see the cashback of your card.",
         "명": "",
         "곳": "",

@@ -16,6 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from eum import errors
+from eum.auth.model import Principal
+from eum.db import Database
 from eum.web import charts, i18n, names, session
 from eum.web.session import Visitor, check_csrf, finish, visitor
 
@@ -137,6 +139,19 @@ def require(request: Request, *roles: str) -> Visitor:
     if roles and who.principal.role not in roles:
         raise errors.Forbidden(f"this page is for: {', '.join(roles)}")
     return who
+
+
+def database(request: Request) -> Database:
+    """The app's database (``app.state.db``)."""
+    db: Database = request.app.state.db
+    return db
+
+
+def admin(request: Request) -> Principal:
+    """The signed-in issuer admin or operator (otherwise the login or a 403 page)."""
+    who = require(request, "issuer_admin", "operator")
+    assert who.principal is not None
+    return who.principal
 
 
 # C0 controls but tab and line breaks, DEL, and U+FFFD, which stands where the posted

@@ -24,19 +24,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection, case, func, literal_column, select
+from sqlalchemy import Connection, case, func, select
 
 from eum import errors
 from eum.auth.model import Principal
-from eum.clock import KST, kst_day, kst_month, now, parse_time
-from eum.db import Database
-from eum.ledger.store import accounts, journal_entries, postings
+from eum.clock import KST, kst_day, kst_month, now
 from eum.merchants import service as merchant_service
 from eum.merchants.store import merchants
 from eum.money.model import CARD_KINDS, CHANNELS, TIERS
 from eum.policy import service as policy
 from eum.policy import views as policy_views
-from eum.policy.store import budgets
+from eum.stats import foresight
 from eum.stats import views as stats
 from eum.stats.store import payment_months, support_months
 from eum.web import charts, i18n, money, names, pages, session
@@ -47,8 +45,7 @@ MONTHS = 12  # months on the dashboard
 BURN_DAYS = 30  # days on a budget's burn chart by default
 MAX_BURN_DAYS = 90
 FORECAST_HORIZON_DAYS = 60  # how far the dashed forecast line may reach
-WINDOW_DAYS = 7  # the recent burn rate: what a budget paid in the last 7 days (today too)
-SOON_DAYS = 7  # a budget forecast to run out within this many days is "nearly spent"
+WINDOW_DAYS = foresight.WINDOW_DAYS  # the recent pace: the last 7 days, today too
 PENDING_LIMIT = 100  # pending registrations on one page
 MERCHANT_PAGE = 50
 MAX_QUERY = 100  # characters of a search
@@ -57,15 +54,8 @@ MAX_NAME = 200
 KST_ZONE = "Asia/Seoul"
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def _admin(request: Request) -> Principal:
-    who = pages.require(request, "issuer_admin", "operator")
-    assert who.principal is not None
-    return who.principal
+_db = pages.database
+_admin = pages.admin
 
 
 def _lang(request: Request) -> str:
@@ -232,133 +222,26 @@ def _area_districts(conn: Connection, area: stats.Area) -> list[str]:
 # --- budget burn and its forecast --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Forecast:
-    """When a budget runs out at its recent pace: ``spent_recent`` is what it paid in the
-    last ``WINDOW_DAYS`` days (today included, net of claw-backs)."""
-
-    remaining: int
-    spent_recent: int
-    days_left: int | None
-    runs_out: date | None
-
-    @property
-    def daily(self) -> int:
-        return max(0, self.spent_recent) // WINDOW_DAYS  # shown in won, rounded down
-
-    @property
-    def state(self) -> str:
-        if self.remaining <= 0:
-            return "empty"
-        if self.days_left is None:
-            return "idle"
-        return "soon" if self.days_left <= SOON_DAYS else "ok"
-
-
+# The forecast and the burn come from ``eum.stats.foresight`` (the budgets' day counters).
+Forecast = foresight.Forecast
 STATE_NAMES = {"empty": "예산 소진", "soon": "예산 곧 소진", "ok": "정상", "idle": "집행 없음"}
 STATE_BADGES = {"empty": "bad", "soon": "warn", "ok": "ok", "idle": ""}
-
-
-def forecast(remaining: int, spent_recent: int, today: date) -> Forecast:
-    """The day the budget is forecast to run out: remaining / (spent_recent / 7) days
-    after today, rounded up to a whole day; none while it is empty or did not burn."""
-    if remaining <= 0 or spent_recent <= 0:
-        return Forecast(remaining, spent_recent, None, None)
-    days_left = -(-remaining * WINDOW_DAYS // spent_recent)  # ceil, in integers
-    # a big budget burning slowly runs out after the calendar does: its last day then
-    last = today + timedelta(days=min(days_left, (date.max - today).days))
-    return Forecast(remaining, spent_recent, days_left, last)
-
-
-def _kst_day_sql(conn: Connection, column: Any) -> Any:
-    """The KST day of a stored time as YYYY-MM-DD text, grouped in the database."""
-    if conn.dialect.name == "postgresql":
-        kst = func.timezone(literal_column(f"'{KST_ZONE}'"), column)
-        return func.to_char(kst, literal_column("'YYYY-MM-DD'"))
-    # SQLite keeps the wall time of the aware KST times the services write (clock.now)
-    return func.substr(column, literal_column("1"), literal_column("10"))
-
-
-def _moves(
-    conn: Connection, account_ids: Sequence[int], since: datetime
-) -> list[tuple[int, str, int, int]]:
-    """Per budget account and KST day from ``since``: (account, day, funded, spent), where
-    funded is what fundings (and closing) moved and spent what rules took out net of
-    claw-backs. One grouped query, bounded to these accounts and days."""
-    if not account_ids:
-        return []
-    day = _kst_day_sql(conn, journal_entries.c.at).label("day")
-    funding = journal_entries.c.kind.in_(policy_views.FUNDING_KINDS)
-    amount = postings.c.amount
-    rows = conn.execute(
-        select(
-            postings.c.account_id,
-            day,
-            func.sum(case((funding, amount), else_=0)),
-            func.sum(case((funding, 0), else_=-amount)),
-        )
-        .join(journal_entries, journal_entries.c.id == postings.c.entry_id)
-        .where(postings.c.account_id.in_(sorted(account_ids)), journal_entries.c.at >= since)
-        .group_by(postings.c.account_id, day)
-    )
-    return [(int(a), str(d), int(f or 0), int(s or 0)) for a, d, f, s in rows]
-
-
-def _accounts_of(conn: Connection, budget_ids: Sequence[str]) -> dict[str, int]:
-    if not budget_ids:
-        return {}
-    return {
-        r.id: int(r.account_id)
-        for r in conn.execute(
-            select(budgets.c.id, budgets.c.account_id).where(budgets.c.id.in_(sorted(budget_ids)))
-        )
-    }
 
 
 def forecasts(
     conn: Connection, views: Sequence[Mapping[str, Any]], today: date
 ) -> dict[str, Forecast]:
-    """The forecast of each budget (views of ``policy.views``) from its last 7 days."""
-    by_account = _accounts_of(conn, [v["id"] for v in views])
-    since = _midnight(today - timedelta(days=WINDOW_DAYS - 1))
-    last = today.isoformat()
-    recent: dict[int, int] = {}
-    for account, day, _funded, spent in _moves(conn, list(by_account.values()), since):
-        if day <= last:
-            recent[account] = recent.get(account, 0) + spent
-    return {
-        v["id"]: forecast(int(v["remaining"]), recent.get(by_account[v["id"]], 0), today)
-        for v in views
-        if v["id"] in by_account
-    }
+    """The forecast of each budget (views of ``policy.views``), with the alert horizon
+    of ``EUM_BUDGET_ALERT_DAYS``."""
+    return foresight.forecasts(conn, views, today, foresight.alert_days_default())
 
 
 def burn(conn: Connection, budget: Mapping[str, Any], today: date, days: int) -> dict[str, Any]:
-    """A budget's last ``days`` days (from the day it was opened if later): what it paid
-    and what was left at the end of each day (its balance now minus what moved after that
-    day), and its forecast."""
-    account = _accounts_of(conn, [budget["id"]])[budget["id"]]
-    opened = kst_day(parse_time(budget["created_at"]))
-    start = max(today - timedelta(days=days - 1), min(opened, today))
-    days = (today - start).days + 1
-    balance = int(
-        conn.execute(select(accounts.c.balance).where(accounts.c.id == account)).scalar() or 0
-    )
-    by_day: dict[str, tuple[int, int]] = {}
-    for _a, day, funded, spent in _moves(conn, [account], _midnight(start)):
-        by_day[day] = (funded, spent)
-    later = sum(f - s for day, (f, s) in by_day.items() if day > today.isoformat())
-    rows: list[dict[str, Any]] = []
-    left = balance - later
-    for k in range(days - 1, -1, -1):  # newest first, walking the balance back
-        day = (start + timedelta(days=k)).isoformat()
-        funded, spent = by_day.get(day, (0, 0))
-        rows.append({"day": day, "spent": spent, "funded": funded, "remaining": left})
-        left -= funded - spent
-    rows.reverse()
-    window = [r for r in rows if r["day"] > (today - timedelta(days=WINDOW_DAYS)).isoformat()]
-    recent = sum(r["spent"] for r in window)
-    return {"days": rows, "forecast": forecast(balance - later, recent, today)}
+    """A budget's last ``days`` days (from the day it was opened if later): what it paid,
+    was funded and had left at each day's end, and its forecast."""
+    found = foresight.burns(conn, [budget["id"]], today, days, foresight.alert_days_default())
+    burned = found[budget["id"]]
+    return {"days": burned.days, "forecast": burned.forecast}
 
 
 def burn_chart(found: Mapping[str, Any], today: date, lang: str) -> Any:
@@ -393,7 +276,9 @@ def _budget_rows(conn: Connection, p: Principal, today: date) -> list[dict[str, 
     found = forecasts(conn, views, today)
     rows = []
     for v in views:
-        fc = found.get(v["id"]) or forecast(int(v["remaining"]), 0, today)
+        fc = found.get(v["id"]) or foresight.forecast(
+            int(v["remaining"]), [], today, foresight.alert_days_default()
+        )
         state = "closed" if v["closed_at"] else fc.state
         rows.append(
             {
@@ -573,6 +458,7 @@ CHECKS = {  # the multi-choice conditions: form prefix -> allowed codes
 }
 # What a service's error field is called on the rule form.
 FORM_FIELDS = {"rate_bps": "rate"}
+MAX_FORM_STEPS = 5  # rows of scheduled rate changes on the rule form
 FIELD_HINTS = {
     "id": "ID는 영문, 숫자와 _ . : - 로 64자까지입니다.",
     "rate": "비율은 0%부터 100%까지, 소수점 둘째 자리까지 입력하세요.",
@@ -586,14 +472,24 @@ FIELD_HINTS = {
     "amount": "금액은 원 단위 정수로 입력하세요.",
     "owner": "관할 발행처만 고를 수 있습니다.",
     "rule": "종료된 규칙은 바꿀 수 없습니다.",
+    "steps": "변경 예정은 날짜가 앞선 것부터, 비율은 0%부터 100%까지 입력하세요.",
 }
+
+
+def _form_field(field: str | None) -> str | None:
+    """A service's error field as the rule form names it: ``rate_bps`` is ``rate``, and
+    ``steps[1].rate_bps`` is ``steps[1].rate`` (the form's rows are numbered as sent)."""
+    if field and field.startswith("steps[") and field.endswith(".rate_bps"):
+        return field.removesuffix("rate_bps") + "rate"
+    return FORM_FIELDS.get(field or "", field)
 
 
 def _error(request: Request, exc: errors.EumError) -> dict[str, Any]:
     """A form error with the field as the form names it and a hint of what is expected."""
     context = pages.form_error(request, exc)
-    field = FORM_FIELDS.get(exc.field or "", exc.field)
-    hint = FIELD_HINTS.get(field or "") if exc.code in ("invalid_request", "invalid_amount") else ""
+    field = _form_field(exc.field)
+    topic = "steps" if (field or "").startswith("steps") else field
+    hint = FIELD_HINTS.get(topic or "") if exc.code in ("invalid_request", "invalid_amount") else ""
     context["error"]["field"] = field
     context["error"]["hint"] = i18n.translate(hint, _lang(request)) if hint else ""
     return context
@@ -654,16 +550,49 @@ def rule_list(request: Request) -> Response:
     )
 
 
-def _rate_bps(text: str | None) -> int:
+def _rate_bps(text: str | None, field: str = "rate") -> int:
     """'1.5', '1.5%' or '1,5' per cent -> 150 bps; whole bps only."""
     raw = (text or "").replace("%", "").replace(",", ".").strip()
     try:
         value = Decimal(raw) * 100
     except InvalidOperation:
-        raise errors.InvalidRequest("rate must be a number", field="rate") from None
+        raise errors.InvalidRequest("rate must be a number", field=field) from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise errors.InvalidRequest("rate must be a whole number of bps", field="rate")
+        raise errors.InvalidRequest("rate must be a whole number of bps", field=field)
     return int(value)
+
+
+def _step_rows(form: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The filled rows of the form's scheduled changes, in order, blank rows left out: the
+    form is shown again with them renumbered, so an error's ``steps[k]`` is row k."""
+    rows = []
+    for i in range(MAX_FORM_STEPS):
+        day = (form.get(f"steps[{i}].from") or "").strip()
+        rate = (form.get(f"steps[{i}].rate") or "").strip()
+        if day or rate:
+            rows.append((day, rate))
+    return rows
+
+
+def _steps(form: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Scheduled rate changes typed into the form, in the services' words (the service
+    checks their order and range)."""
+    out = []
+    for k, (day, rate) in enumerate(_step_rows(form)):
+        try:
+            start = date.fromisoformat(day)
+        except ValueError:
+            raise errors.InvalidRequest(
+                f"steps[{k}].from is not a date", field=f"steps[{k}].from"
+            ) from None
+        out.append({"from": start, "rate_bps": _rate_bps(rate, f"steps[{k}].rate")})
+    return out
+
+
+def _step_form_rows(rows: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """``MAX_FORM_STEPS`` rows of (date, rate %) for the form, blank after those given."""
+    blank = [("", "")] * max(0, MAX_FORM_STEPS - len(rows))
+    return [{"from": day, "rate": rate} for day, rate in [*rows, *blank]]
 
 
 def _won_or_none(form: Mapping[str, str], name: str) -> int | None:
@@ -711,6 +640,7 @@ def _conditions(form: Mapping[str, str]) -> dict[str, Any]:
         "merchant_group": _text_or_none(form, "merchant_group", 64),
         "from": _date_or_none(form, "from"),
         "until": _date_or_none(form, "until"),
+        "steps": _steps(form),
     }
 
 
@@ -738,6 +668,9 @@ def _form_of_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
     out["until"] = rule.get("until") or ""
     for k in ("districts", *CHECKS):
         out[k] = list(rule.get(k) or [])
+    out["steps"] = _step_form_rows(
+        [(s["from"], pages.percent(s["rate_bps"]).rstrip("%")) for s in rule.get("steps") or []]
+    )
     return out
 
 
@@ -746,6 +679,7 @@ def _form_of_post(form: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {k: v for k, v in form.items() if k not in ("csrf", "key")}
     for k in ("districts", *CHECKS):
         out[k] = _picked(form, k) or []
+    out["steps"] = _step_form_rows(_step_rows(form))
     return out
 
 
@@ -761,6 +695,7 @@ def _rule_form_context(conn: Connection, p: Principal) -> dict[str, Any]:
             "channels": [(c, names.CHANNELS[c]) for c in CHANNELS],
         },
         "kinds": list(KIND_NAMES.items()),
+        "max_steps": MAX_FORM_STEPS,
         "section": "rules",
     }
 
@@ -807,6 +742,7 @@ FIELD_LABELS = {
     "merchant_group": "상인 모임",
     "from": "시작일",
     "until": "종료일",
+    "steps": "비율 변경 예정",
     "active": "상태",
 }
 CHANGE_NAMES = {"created": "생성", "changed": "변경", "closed": "종료"}
@@ -824,6 +760,7 @@ DEFAULTS = {
     "merchant_group": "조건 없음",
     "from": "제한 없음",
     "until": "제한 없음",
+    "steps": "예정된 변경 없음",
 }
 KIND_DEFAULTS = {
     ("cashback", "card_kinds"): "개인",
@@ -855,7 +792,55 @@ def show_value(field: str, value: Any, lang: str, kind: str = "cashback") -> str
         return ", ".join(t(names.TIERS.get(k, k)) for k in value)
     if field == "channels":
         return ", ".join(t(names.CHANNELS.get(k, k)) for k in value)
+    if field == "steps":
+        return ", ".join(
+            t("{day}부터 {rate}").format(day=s["from"], rate=pages.percent(s["rate_bps"]))
+            for s in value
+        )
     return str(value)
+
+
+def _versioned(spec: Mapping[str, Any], field: str) -> Any:
+    """A field of a version as compared in the history: a version kept before rules had
+    steps has none, the same as an empty schedule."""
+    value = spec.get(field)
+    return (value or None) if field == "steps" else value
+
+
+STEP_STATES = {"past": "지남", "current": "적용 중", "upcoming": "예정"}
+
+
+def rule_schedule(rule: Mapping[str, Any], today: date) -> list[dict[str, Any]]:
+    """A rule's rate schedule for its page: its own rate, then each step, with which one
+    applies today (the last begun by today) and which are still to come."""
+    rows = [{"from": None, "rate_bps": rule["rate_bps"]}]
+    rows += [{"from": s["from"], "rate_bps": s["rate_bps"]} for s in rule.get("steps") or []]
+    begun = [i for i, r in enumerate(rows) if r["from"] is None or r["from"] <= today.isoformat()]
+    current = begun[-1]
+    for i, row in enumerate(rows):
+        state = "current" if i == current else "past" if i < current else "upcoming"
+        row.update(state=state, state_name=STEP_STATES[state])
+    return rows
+
+
+i18n.register(
+    {
+        "비율 변경 예정": "Scheduled rate changes",
+        "예정된 변경 없음": "No change scheduled",
+        "{day}부터 {rate}": "{rate} from {day}",
+        "지남": "Past",
+        "예정": "Upcoming",
+        "비율 일정": "Rate schedule",
+        "변경일": "From",
+        "처음부터": "From the start",
+        "변경일(KST)부터 그 비율로 지급합니다. 날짜가 앞선 것부터 적고, 비우면 변경 없음": (
+            "From that day (KST) on the rule pays that rate. Earliest first; empty: no change"
+        ),
+        "변경 예정은 날짜가 앞선 것부터, 비율은 0%부터 100%까지 입력하세요.": (
+            "Scheduled changes go earliest first, with rates from 0% to 100%."
+        ),
+    }
+)
 
 
 def _history(rule: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -871,7 +856,7 @@ def _history(rule: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
                 "after": show_value(f, spec.get(f), lang, spec["kind"]),
             }
             for f in FIELD_LABELS
-            if before and before.get(f) != spec.get(f)
+            if before and _versioned(before, f) != _versioned(spec, f)
         ]
         out.append({**version, "change_name": CHANGE_NAMES.get(version["change"]), "diff": changed})
         before = spec
@@ -903,6 +888,7 @@ def _rule_page(
         rule_state=state,
         state_name=RULE_STATUS[state],
         state_badge=RULE_BADGES[state],
+        schedule=rule_schedule(rule, _today()) if rule.get("steps") else [],
         **data,
         **extra,
     )
@@ -949,7 +935,12 @@ def change_rule(request: Request, form: pages.Posted, rule_id: str) -> Response:
 
 
 def _as_stored(value: Any) -> Any:
-    """A form value as ``policy.rule_spec`` keeps it (dates as text)."""
+    """A form value as ``policy.rule_spec`` keeps it (dates as text, in steps too)."""
+    if isinstance(value, list):
+        return [
+            {k: _as_stored(v) for k, v in item.items()} if isinstance(item, dict) else item
+            for item in value
+        ]
     return value.isoformat() if isinstance(value, date) else value
 
 
@@ -1454,6 +1445,11 @@ i18n.register(
         "최근 {n}일 집행액": "Spent in the last {n} days",
         "하루 평균": "Per day",
         "{date}에 소진 예상 ({days}일 뒤)": "Forecast to run out on {date} (in {days} days)",
+        "지난 4주의 가장 빠른 주 속도로는 {early}, 가장 느린 주 속도로는 {late}": (
+            "at the fastest week's pace of the last 4 weeks on {early}, at the slowest on {late}"
+        ),
+        "예측 불가": "not foreseeable",
+        "{n}일 안에 소진이 예측되면 경보": "alert when forecast to run out within {n} days",
         "최근 {n}일 동안 집행이 없어 소진일을 예측할 수 없습니다.": (
             "No spending in the last {n} days: no forecast."
         ),

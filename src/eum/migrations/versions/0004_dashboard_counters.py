@@ -84,7 +84,10 @@ def upgrade() -> None:
     op.create_index("ix_payments_district_id", "payments", ["district", "id"])
     from eum.stats import rollups  # the recount of this revision's counters
 
-    rollups.rebuild(op.get_bind())
+    rollups.rebuild(
+        op.get_bind(),
+        ("payment_months", "support_months", "card_months", "active_months", "merchant_days"),
+    )
 
 
 def downgrade() -> None:
