@@ -37,6 +37,15 @@ def _fresh_login_throttle() -> Iterator[None]:
     throttle.logins.clear()
 
 
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Product photos uploaded by tests go to a temporary folder, never into var/."""
+    if "EUM_MEDIA_DIR" not in os.environ:
+        monkeypatch.setenv("EUM_MEDIA_DIR", str(tmp_path_factory.mktemp("media")))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":

@@ -63,6 +63,7 @@ OUTCOMES = {"ok", "in", "out", "401", "403", "404"}
 # A problem with one of these codes means the matrix itself sent a bad request.
 MALFORMED = {"malformed_json", "invalid_request", "invalid_amount", "idempotency_key_required"}
 PROBLEM = "application/problem+json"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)  # a photo's first bytes are all the mall checks
 
 Values = dict[str, str]
 Maker = Callable[[Values], dict[str, Any]]
@@ -80,6 +81,7 @@ class Row:
     money: bool = False  # sent with an Idempotency-Key
     listed: tuple[str, str] | None = None  # (target value, item field) of a list route
     bugs: dict[tuple[str, str], str] = field(default_factory=dict)  # (target, role) -> why
+    raw: bytes | None = None  # a body sent as it is (a photo), instead of ``body``'s JSON
 
 
 def row(
@@ -91,13 +93,14 @@ def row(
     money: bool = False,
     listed: tuple[str, str] | None = None,
     bugs: dict[tuple[str, str], str] | None = None,
+    raw: bytes | None = None,
     **expect: str,
 ) -> Row:
     cells = {target: tuple(line.split()) for target, line in expect.items()}
     for target, outcomes in cells.items():
         assert len(outcomes) == len(ROLES), (method, path, target)
         assert set(outcomes) <= OUTCOMES, (method, path, target)
-    return Row(method, path, cells, body, query, money, listed, bugs or {})
+    return Row(method, path, cells, body, query, money, listed, bugs or {}, raw)
 
 
 # fmt: off
@@ -250,6 +253,64 @@ ROWS: tuple[Row, ...] = (
         body=lambda t: {"amount": 100},
         gyeyang=         "401  403  403  403  ok   403  ok   ok",
         bupyeong=        "401  403  403  403  403  ok   ok   ok"),
+    # --- phone orders and Benefit Plus services: ``gyeyang`` is bunsik's and the Gyeyang
+    # admin's, ``bupyeong`` the cafe's (in Benefit Plus too) and the Bupyeong admin's;
+    # ``booked_*`` a slot of that side booked by that side's shop
+    #                     anon kim  bun  prom gy   bp   ic   op
+    row("GET", "/api/v1/phone-orders", listed=("merchant_id", "id"),
+        gyeyang=         "in   in   in   in   in   in   in   in",
+        bupyeong=        "in   in   in   in   in   in   in   in"),
+    row("GET", "/api/v1/me/phone-listing",
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("PUT", "/api/v1/me/phone-listing",
+        body=lambda t: {"phone": "032-555-1234", "hours": "매일 11:00~21:00", "menu": "떡볶이"},
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("DELETE", "/api/v1/me/phone-listing",
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("GET", "/api/v1/consult-slots", listed=("slot_id", "id"),
+        gyeyang=         "401  403  in   403  in   out  in   in",
+        bupyeong=        "401  403  out  403  out  in   in   in"),
+    row("POST", "/api/v1/consult-slots",
+        body=lambda t: {"issuer": t["area"], "kind": "tax", "starts_at": t["starts_at"],
+                        "minutes": 60, "place": "구청 상담실"},
+        gyeyang=         "401  403  403  403  ok   403  ok   ok",
+        bupyeong=        "401  403  403  403  403  ok   ok   ok"),
+    row("DELETE", "/api/v1/consult-slots/{slot_id}",
+        gyeyang=         "401  403  403  403  ok   403  ok   ok",
+        bupyeong=        "401  403  403  403  403  ok   ok   ok"),
+    row("POST", "/api/v1/consult-slots/{slot_id}/booking",
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("DELETE", "/api/v1/consult-slots/{slot_id}/booking",
+        booked_gyeyang=  "401  403  ok   403  ok   403  ok   ok",
+        booked_bupyeong= "401  403  404  403  403  ok   ok   ok"),
+    row("GET", "/api/v1/me/consult-bookings", listed=("slot_id", "id"),
+        booked_gyeyang=  "401  403  in   403  403  403  403  403",
+        booked_bupyeong= "401  403  out  403  403  403  403  403"),
+    row("POST", "/api/v1/me/benefit-certificates",
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("GET", "/api/v1/me/benefit-certificates", listed=("certificate_id", "id"),
+        gyeyang=         "401  403  in   403  403  403  403  403",
+        bupyeong=        "401  403  out  403  403  403  403  403"),
+    row("GET", "/api/v1/me/benefit-certificates/{certificate_id}",
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("GET", "/api/v1/benefit-certificates/{certificate_id}",
+        gyeyang=         "401  403  403  403  ok   404  ok   ok",
+        bupyeong=        "401  403  403  403  404  ok   ok   ok"),
+    row("POST", "/api/v1/me/qr-kit-requests",  # bunsik's kit is still open: invalid_state
+        body=lambda t: {"address": "인천 계양구 계산동 1"},
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("GET", "/api/v1/me/qr-kit-requests", listed=("kit_id", "id"),
+        gyeyang=         "401  403  in   403  403  403  403  403",
+        bupyeong=        "401  403  out  403  403  403  403  403"),
+    row("GET", "/api/v1/qr-kit-requests", listed=("kit_id", "id"),
+        gyeyang=         "401  403  403  403  in   out  in   in",
+        bupyeong=        "401  403  403  403  out  in   in   in"),
+    row("PATCH", "/api/v1/qr-kit-requests/{kit_id}",
+        body=lambda t: {"status": "shipped"},
+        gyeyang=         "401  403  403  403  ok   403  ok   ok",
+        bupyeong=        "401  403  403  403  403  ok   ok   ok"),
     row("POST", "/api/v1/budgets/{budget_id}/close", money=True,
         gyeyang=         "401  403  403  403  ok   403  ok   ok",
         bupyeong=        "401  403  403  403  403  ok   ok   ok"),
@@ -304,6 +365,49 @@ ROWS: tuple[Row, ...] = (
         query=lambda t: {"limit": 100},
         gyeyang=         "401  403  403  403  in   out  in   in",
         bupyeong=        "401  403  403  403  out  in   in   in"),
+    # --- promoters: their own area's shops; admins see their area's promoters ----------
+    #                     anon kim  bun  prom gy   bp   ic   op
+    row("POST", "/api/v1/me/visits",
+        body=lambda t: {"merchant": t["merchant_id"], "note": "방문"},
+        gyeyang=         "401  403  403  ok   403  403  403  403",
+        bupyeong=        "401  403  403  403  403  403  403  403",
+        pending_gyeyang= "401  403  403  ok   403  403  403  403",
+        pending_bupyeong="401  403  403  404  403  403  403  403"),
+    row("POST", "/api/v1/me/signups",
+        body=lambda t: {"merchant": t["merchant_id"]},
+        gyeyang=         "401  403  403  ok   403  403  403  403",
+        bupyeong=        "401  403  403  403  403  403  403  403",
+        pending_gyeyang= "401  403  403  ok   403  403  403  403",
+        pending_bupyeong="401  403  403  404  403  403  403  403"),
+    row("PUT", "/api/v1/me/stickers/{merchant_id}",
+        body=lambda t: {"status": "attached"},
+        gyeyang=         "401  403  403  ok   403  403  403  403",
+        bupyeong=        "401  403  403  403  403  403  403  403",
+        pending_gyeyang= "401  403  403  ok   403  403  403  403",
+        pending_bupyeong="401  403  403  404  403  403  403  403"),
+    row("GET", "/api/v1/me/activity", listed=("visit_id", "key"),
+        gyeyang=         "401  403  403  in   403  403  403  403",
+        bupyeong=        "401  403  403  out  403  403  403  403"),
+    row("GET", "/api/v1/me/shops", listed=("merchant_id", "id"),
+        gyeyang=         "401  403  403  in   403  403  403  403",
+        bupyeong=        "401  403  403  out  403  403  403  403",
+        pending_gyeyang= "401  403  403  in   403  403  403  403",
+        pending_bupyeong="401  403  403  out  403  403  403  403"),
+    row("GET", "/api/v1/me/shops/{merchant_id}",
+        gyeyang=         "401  403  403  ok   403  403  403  403",
+        bupyeong=        "401  403  403  404  403  403  403  403",
+        pending_gyeyang= "401  403  403  ok   403  403  403  403",
+        pending_bupyeong="401  403  403  404  403  403  403  403"),
+    row("GET", "/api/v1/promoters", listed=("promoter_id", "id"),
+        gyeyang=         "401  403  403  403  in   out  in   in",
+        bupyeong=        "401  403  403  403  out  in   in   in"),
+    row("GET", "/api/v1/promoters/{promoter_id}/activity",
+        gyeyang=         "401  403  403  403  ok   404  ok   ok",
+        bupyeong=        "401  403  403  403  404  ok   ok   ok"),
+    row("GET", "/api/v1/sticker-coverage",
+        query=lambda t: {"issuer": t["area"]},
+        gyeyang=         "401  403  403  403  ok   404  ok   ok",
+        bupyeong=        "401  403  403  403  404  ok   ok   ok"),
     row("GET", "/api/v1/stats/overview",
         query=lambda t: {"issuer": t["area"]},
         gyeyang=         "401  403  403  403  ok   404  ok   ok",
@@ -320,6 +424,71 @@ ROWS: tuple[Row, ...] = (
         any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
     row("GET", "/api/v1/stats/totals",
         any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
+    # --- the mall --------------------------------------------------------------------
+    #                     anon kim  bun  prom gy   bp   ic   op
+    row("GET", "/api/v1/mall/products", listed=("product_id", "id"),
+        gyeyang=         "in   in   in   in   in   in   in   in",
+        bupyeong=        "in   in   in   in   in   in   in   in"),
+    row("GET", "/api/v1/mall/products/{product_id}",
+        gyeyang=         "ok   ok   ok   ok   ok   ok   ok   ok"),
+    row("GET", "/api/v1/mall/products/{product_id}/image",  # none was uploaded
+        gyeyang=         "404  404  404  404  404  404  404  404"),
+    row("GET", "/api/v1/me/products", listed=("product_id", "id"),
+        gyeyang=         "401  403  in   403  403  403  403  403",
+        bupyeong=        "401  403  out  403  403  403  403  403"),
+    row("POST", "/api/v1/me/products",
+        body=lambda t: {"name": "새 상품", "price": 1_000, "stock": 1},
+        any=             "401  403  ok   403  403  403  403  403"),
+    row("PATCH", "/api/v1/me/products/{product_id}",
+        body=lambda t: {"stock": 5},
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("PUT", "/api/v1/me/products/{product_id}/image", raw=PNG,
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("GET", "/api/v1/me/cart",
+        any=             "401  ok   403  403  403  403  403  403"),
+    row("PUT", "/api/v1/me/cart/{product_id}",
+        body=lambda t: {"quantity": 1},
+        gyeyang=         "401  ok   403  403  403  403  403  403",
+        bupyeong=        "401  ok   403  403  403  403  403  403"),
+    row("DELETE", "/api/v1/me/cart",
+        any=             "401  ok   403  403  403  403  403  403"),
+    row("POST", "/api/v1/me/checkout", money=True,
+        body=lambda t: {"ship_to": "인천 계양구"},
+        any=             "401  ok   403  403  403  403  403  403"),
+    row("GET", "/api/v1/me/orders", listed=("order_id", "id"),
+        gyeyang=         "401  in   403  403  403  403  403  403",
+        bupyeong=        "401  out  403  403  403  403  403  403"),
+    row("GET", "/api/v1/me/orders/{order_id}",
+        gyeyang=         "401  ok   403  403  403  403  403  403",
+        bupyeong=        "401  404  403  403  403  403  403  403"),
+    row("POST", "/api/v1/me/orders/{order_id}/cancel", money=True,
+        gyeyang=         "401  ok   403  403  403  403  403  403",
+        bupyeong=        "401  404  403  403  403  403  403  403"),
+    row("POST", "/api/v1/me/orders/{order_id}/delivered",
+        gyeyang=         "401  ok   403  403  403  403  403  403",
+        bupyeong=        "401  404  403  403  403  403  403  403"),
+    row("GET", "/api/v1/shop/orders", listed=("order_id", "id"),
+        gyeyang=         "401  403  in   403  403  403  403  403",
+        bupyeong=        "401  403  out  403  403  403  403  403"),
+    row("GET", "/api/v1/shop/orders/{order_id}",
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("POST", "/api/v1/shop/orders/{order_id}/ship",
+        body=lambda t: {"tracking": "CJ 1"},
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("POST", "/api/v1/shop/orders/{order_id}/delivered",
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("POST", "/api/v1/shop/orders/{order_id}/cancel", money=True,
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
+    row("POST", "/api/v1/shop/orders/{order_id}/refunds", money=True,
+        body=lambda t: {"amount": 100},
+        gyeyang=         "401  403  ok   403  403  403  403  403",
+        bupyeong=        "401  403  404  403  403  403  403  403"),
     row("GET", "/api/v1/open-data/{month}.json",
         any=             "ok   ok   ok   ok   ok   ok   ok   ok"),
     row("GET", "/api/v1/open-data/{month}.csv",
@@ -352,7 +521,9 @@ def seed(api: Api) -> dict[str, Values]:
         payments[shop] = _made(
             api.money(member, "/api/v1/payments", {"merchant": shop, "amount": 1_000})
         )
+    mall = _mall_things(api)
     gyeyang = {
+        **mall["gyeyang"],
         "area": "gyeyang",
         "merchant_id": "m-bunsik",
         "payment_id": payments["m-bunsik"]["payment_id"],
@@ -365,6 +536,7 @@ def seed(api: Api) -> dict[str, Values]:
         "audit": "campaign:gyeyang-winter",
     }
     bupyeong = {
+        **mall["bupyeong"],
         "area": "bupyeong",
         "merchant_id": "m-cafe",
         "payment_id": payments["m-cafe"]["payment_id"],  # lee's
@@ -376,12 +548,20 @@ def seed(api: Api) -> dict[str, Values]:
         "merchant_group": "cafe-street",
         "audit": "campaign:bupyeong-winter",
     }
+    promoted = _promoter_things(api)
+    gyeyang |= promoted["gyeyang"]
+    bupyeong |= promoted["bupyeong"]
+    benefits = _benefit_things(api)
+    gyeyang |= benefits["gyeyang"]
+    bupyeong |= benefits["bupyeong"]
     return {
         "any": {"month": "2020-03"},  # open data
         "gyeyang": gyeyang,
         "bupyeong": bupyeong,
         "pending_gyeyang": {"area": "gyeyang", "merchant_id": pending["gyeyang"]},
         "pending_bupyeong": {"area": "bupyeong", "merchant_id": pending["bupyeong"]},
+        "booked_gyeyang": benefits["booked_gyeyang"],
+        "booked_bupyeong": benefits["booked_bupyeong"],
     }
 
 
@@ -404,6 +584,75 @@ def _open_area_things(api: Api) -> None:
     _made(api.as_("lee").post("/api/v1/groups", json={"id": "lee-only", "name": "혼자"}))
 
 
+def _mall_things(api: Api) -> dict[str, Values]:
+    """A product of each side's shop and an order of it: kim buys bunsik's, lee the
+    cafe's (both still paid, not shipped)."""
+    out: dict[str, Values] = {}
+    for side, shop, buyer in (("gyeyang", "bunsik", "kim"), ("bupyeong", "cafe", "lee")):
+        product = _made(
+            api.as_(shop).post("/api/v1/me/products",
+                               json={"name": f"{side} 상품", "price": 1_000, "stock": 5})
+        )  # fmt: skip
+        _made(api.as_(buyer).put(f"/api/v1/me/cart/{product['id']}", json={"quantity": 1}))
+        bought = _made(api.money(buyer, "/api/v1/me/checkout", {"ship_to": "인천 어딘가"}))
+        out[side] = {"product_id": product["id"], "order_id": bought["orders"][0]["order"]}
+    return out
+
+
+def _promoter_things(api: Api) -> dict[str, Values]:
+    """A Bupyeong promoter besides Gyeyang's, and a visit by each in its own area."""
+    staff = {
+        "login": "promoter-bp",
+        "password": PASSWORD,
+        "role": "promoter",
+        "issuer_id": "bupyeong",
+    }
+    _made(api.as_("operator").post("/api/v1/auth/staff", json=staff))
+    out = {}
+    for login, area, shop in (
+        ("promoter", "gyeyang", "m-mart"),
+        ("promoter-bp", "bupyeong", "m-cafe"),
+    ):
+        visit = _made(api.as_(login).post("/api/v1/me/visits", json={"merchant": shop}))
+        me = _made(api.as_(login).get("/api/v1/auth/me"))
+        out[area] = {"promoter_id": me["user_id"], "visit_id": visit["id"]}
+    return out
+
+
+def _benefit_things(api: Api) -> dict[str, Values]:
+    """Phone orders and Benefit Plus services on both sides: the cafe joins Benefit Plus;
+    each side's shop lists itself for phone orders, books one of two slots its district's
+    admin published a week ahead, takes a certificate and asks for a QR kit."""
+    from datetime import timedelta
+
+    from eum.clock import now
+
+    start = (now() + timedelta(days=7)).isoformat(timespec="seconds")
+    plus = {"discount_bps": 300}
+    _made(api.as_("cafe").put("/api/v1/merchants/m-cafe/benefit-plus", json=plus))
+    entry = {"phone": "032-555-1234", "hours": "매일 11:00~21:00", "menu": "차림표"}
+    slot = {"kind": "tax", "starts_at": start, "minutes": 60, "place": "구청 상담실"}
+    out: dict[str, Values] = {}
+    for side, shop, admin in (
+        ("gyeyang", "bunsik", "gyeyang-admin"),
+        ("bupyeong", "cafe", "bupyeong-admin"),
+    ):
+        _made(api.as_(shop).put("/api/v1/me/phone-listing", json=entry))
+        free = _made(api.as_(admin).post("/api/v1/consult-slots", json=slot))
+        booked = _made(api.as_(admin).post("/api/v1/consult-slots", json=slot))
+        _made(api.as_(shop).post(f"/api/v1/consult-slots/{booked['id']}/booking", json={}))
+        cert = _made(api.as_(shop).post("/api/v1/me/benefit-certificates"))
+        kit = _made(api.as_(shop).post("/api/v1/me/qr-kit-requests", json={"address": "구청 앞"}))
+        out[side] = {
+            "slot_id": free["id"],
+            "certificate_id": cert["id"],
+            "kit_id": kit["id"],
+            "starts_at": start,
+        }
+        out[f"booked_{side}"] = {"area": side, "slot_id": booked["id"]}
+    return out
+
+
 def _sign_up_shop(api: Api, district: str) -> str:
     """A registration left pending in the district."""
     signed = api.anonymous.post(
@@ -423,6 +672,7 @@ def call(client: TestClient, route: Row, values: Values) -> httpx.Response:
         route.method,
         route.path.format(**values),
         json=route.body(values) if route.body else None,
+        content=route.raw,
         params=route.query(values) if route.query else None,
         headers=headers,
     )

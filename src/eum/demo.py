@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from eum.clock import KST, now
 from eum.db import run_in_transaction
@@ -442,8 +442,11 @@ def load(
             outcome[label] = outcome.get(label, 0) + 1
         done += len(batch)
         progress(f"events {done:,}/{len(events):,}")
+    extras = run_in_transaction(engine, _extras, setup, random.Random(seed + 1), until)
+    progress(f"mall and merchant services: {extras}")
     return {
         "seed": seed,
+        "extras": extras,
         "from": start.isoformat(),
         "until": until.isoformat(),
         "events": len(events),
@@ -451,6 +454,28 @@ def load(
         "logins": logins,
         "password": DEMO_PASSWORD,
     }
+
+
+def _extras(conn: Any, setup: dict[str, Any], rng: random.Random, until: date) -> dict[str, Any]:
+    """Neighbourhoods of the shops (the 동 their name starts with), the mall's products and
+    citizen1's orders, phone-order listings and Benefit Plus services, promoters' work."""
+    from eum.benefits import demo as benefits_demo
+    from eum.mall import demo as mall_demo
+    from eum.merchants.store import merchants as merchant_table
+    from eum.promoters import demo as promoters_demo
+
+    at = datetime.combine(until, time(12), KST)
+    for m in setup["merchants"]:
+        conn.execute(
+            update(merchant_table)
+            .where(merchant_table.c.id == m["id"])
+            .values(neighbourhood=m["name"].split(" ", 1)[0])
+        )
+    buyer = next(m for m in setup["members"] if m["card"] == "gyeyang" and "kind" not in m)
+    out: dict[str, Any] = {"mall": mall_demo.seed_demo(conn, setup, rng, at, buyer["id"])}
+    benefits_demo.seed_demo(conn, at, rng)
+    promoters_demo.seed_demo(conn, at, rng)
+    return out
 
 
 def demo_logins(conn: Any, setup: dict[str, Any]) -> dict[str, str]:

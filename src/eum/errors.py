@@ -317,6 +317,49 @@ TooManyAttempts = _error(
     "Raised when one client address tries to sign in too often (any login, any password).",
 )
 
+UnknownProduct = _error(
+    "unknown_product",
+    404,
+    "상품을 찾을 수 없습니다.",
+    "No such product.",
+    "Raised when a product id does not exist (or is not on sale, for buyers).",
+)
+UnknownOrder = _error(
+    "unknown_order",
+    404,
+    "주문을 찾을 수 없습니다.",
+    "No such order.",
+    "Raised when an order id does not exist or is not the caller's.",
+)
+OutOfStock = _error(
+    "out_of_stock",
+    409,
+    "재고가 부족합니다.",
+    "Not enough stock.",
+    "Raised when a checkout wants more of a product than is left; nothing is charged.",
+)
+CartEmpty = _error(
+    "cart_empty",
+    422,
+    "장바구니가 비어 있습니다.",
+    "The cart is empty.",
+    "Raised when a checkout finds nothing in the cart.",
+)
+NotBenefitPlus = _error(
+    "not_benefit_plus",
+    403,
+    "혜택플러스 가맹점만 이용할 수 있습니다.",
+    "Only Benefit Plus merchants can use this.",
+    "Raised when a merchant outside Benefit Plus (or one that left it) asks for its services.",
+)
+SlotTaken = _error(
+    "slot_taken",
+    409,
+    "이미 예약된 상담 시간입니다.",
+    "This consultation slot is already booked.",
+    "Raised when booking a consultation slot that another merchant booked first.",
+)
+
 ALL_ERRORS: dict[str, type[EumError]] = {cls.code: cls for cls in EumError.__subclasses__()}
 Overloaded = _error(
     "overloaded",

@@ -5,6 +5,7 @@ Created by ``create_app`` so that tests can point it at their own database.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,20 +21,28 @@ from eum.api import (
     openapi,
     problems,
     routes_auth,
+    routes_benefits,
     routes_community,
     routes_foresight,
+    routes_mall,
     routes_merchants,
     routes_open_data,
     routes_ops,
     routes_policy,
+    routes_promoters,
     routes_wallet,
 )
 from eum.api.schemas import NOT_TEXT
 from eum.config import settings
 from eum.db import Database, make_engine, reading
+from eum.mall import images
 from eum.payments.writer import make_payment_engine
 from eum.stats.service import totals
 from eum.web import app as web_app
+
+# Where a body may carry a product photo (eum.mall.images: up to 1 MB, plus a form's parts).
+PHOTO_UPLOADS = re.compile(r"^(/api/v1/me/products/[^/]+/image|/shop/products(/[^/]+)?/image)$")
+PHOTO_BODY_BYTES = images.MAX_BYTES + 64 * 1024
 
 
 class BodyLimit:
@@ -46,9 +55,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if PHOTO_UPLOADS.match(scope.get("path", "")):  # a product photo and its form
+            limit = max(limit, PHOTO_BODY_BYTES)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit)
             return
         seen = 0
 
@@ -56,22 +68,22 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         response = problems.problem(
             413,
             "payload_too_large",
             "요청 본문이 너무 큽니다.",
             "The request body is too large.",
-            f"at most {self.max_bytes} bytes",
+            f"at most {limit} bytes",
         )
         await response({"type": "http"}, _no_receive, send)
 
@@ -143,6 +155,9 @@ def create_app(engine: Engine | None = None, payment_writer: str | None = None) 
         routes_ops,
         routes_open_data,
         routes_foresight,
+        routes_mall,
+        routes_promoters,
+        routes_benefits,
     ):
         app.include_router(module.router)
 

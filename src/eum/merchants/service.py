@@ -36,6 +36,7 @@ from eum.policy.service import _check_id, _is_krw
 
 MAX_NAME_LENGTH = 200
 MAX_CARD_FEE_BPS = 1000
+MAX_NEIGHBOURHOOD_LENGTH = 64  # merchants.neighbourhood, the 동
 STATUSES = ("pending", "approved", "rejected")
 
 
@@ -75,8 +76,10 @@ def create_merchant(
     card_fee_bps: int = 0,
     active: bool = True,
     status: str = "approved",
+    neighbourhood: str | None = None,
 ) -> Merchant:
-    """Register a merchant; a Benefit Plus merchant gives a 1-7% pre-discount (SPEC 3.6)."""
+    """Register a merchant; a Benefit Plus merchant gives a 1-7% pre-discount (SPEC 3.6).
+    ``neighbourhood`` is the 동 it is in, where known (the promoters' sticker coverage)."""
     _check_id(id, "id")
     if conn.execute(select(merchants.c.id).where(merchants.c.id == id)).first():
         raise errors.AlreadyExists(f"merchant {id} exists", field="id")
@@ -99,6 +102,14 @@ def create_merchant(
         raise errors.InvalidRequest("annual_sales must be won", field="annual_sales")
     if not isinstance(card_fee_bps, int) or not 0 <= card_fee_bps <= MAX_CARD_FEE_BPS:
         raise errors.InvalidRequest("card_fee_bps must be 0..1000", field="card_fee_bps")
+    if neighbourhood is not None and (
+        not isinstance(neighbourhood, str)
+        or not neighbourhood.strip()
+        or len(neighbourhood) > MAX_NEIGHBOURHOOD_LENGTH
+    ):
+        raise errors.InvalidRequest(
+            f"neighbourhood must be 1..{MAX_NEIGHBOURHOOD_LENGTH} characters", field="neighbourhood"
+        )
     receivable = ledger.open_account(
         conn, f"merchant:{id}:receivable", "receivable", allow_negative=True
     )
@@ -108,6 +119,7 @@ def create_merchant(
         name=_name(name),
         district=_check_id(district, "district"),
         category=category,
+        neighbourhood=None if neighbourhood is None else neighbourhood.strip(),
         tier=tier,
         discount_bps=discount_bps,
         annual_sales=annual_sales_krw,

@@ -24,6 +24,7 @@ merchants = Table(
     Column("name", String(200), nullable=False),
     Column("district", String(64), nullable=False),
     Column("category", String(64)),
+    Column("neighbourhood", String(64)),  # the 동 it is in, where known
     Column("tier", String(20), nullable=False, default="general"),
     Column("discount_bps", Integer, nullable=False, default=0),
     Column("annual_sales", BigInteger, nullable=False, default=0),

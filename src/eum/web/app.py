@@ -15,8 +15,11 @@ from eum import errors
 from eum.web import (
     pages,
     routes_admin,
+    routes_benefits,
     routes_citizen,
+    routes_mall,
     routes_merchant,
+    routes_promoters,
     routes_public,
     routes_report,
     routes_whatif,
@@ -27,9 +30,12 @@ ROUTERS = [
     routes_public.router,
     routes_citizen.router,
     routes_merchant.router,
+    routes_mall.router,
     routes_admin.router,
     routes_report.router,
     routes_whatif.router,
+    routes_promoters.router,
+    routes_benefits.router,
 ]
 
 

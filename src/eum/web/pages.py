@@ -147,6 +147,21 @@ def database(request: Request) -> Database:
     return db
 
 
+def member(request: Request) -> Principal:
+    """The signed-in member (others are sent to sign in or shown a 403 page)."""
+    who = require(request, "member")
+    assert who.principal is not None and who.principal.member_id is not None
+    return who.principal
+
+
+def shop(request: Request) -> tuple[Principal, str]:
+    """The signed-in merchant and its own merchant id."""
+    who = require(request, "merchant")
+    p = who.principal
+    assert p is not None and p.merchant_id is not None, "a merchant login has its merchant"
+    return p, p.merchant_id
+
+
 def admin(request: Request) -> Principal:
     """The signed-in issuer admin or operator (otherwise the login or a 403 page)."""
     who = require(request, "issuer_admin", "operator")

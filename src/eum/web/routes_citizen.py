@@ -25,7 +25,6 @@ from eum.clock import now
 from eum.community import service as community
 from eum.community import views as community_views
 from eum.config import settings
-from eum.db import Database
 from eum.merchants import service as merchants
 from eum.merchants import views as merchant_views
 from eum.payments import qr, quote
@@ -45,16 +44,10 @@ MAX_CURSOR_LENGTH = 20
 STATUSES = {"paid": "결제 완료", "partially_refunded": "부분 환불", "refunded": "환불됨"}
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+_db = pages.database
 
 
-def _member(request: Request) -> Principal:
-    """The signed-in member (others are sent to sign in or shown a 403 page)."""
-    who = pages.require(request, "member")
-    assert who.principal is not None and who.principal.member_id is not None
-    return who.principal
+_member = pages.member
 
 
 def _code(value: str | None) -> str:

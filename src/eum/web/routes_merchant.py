@@ -19,7 +19,6 @@ from eum import errors
 from eum.auth.model import Principal
 from eum.clock import kst_day, now
 from eum.config import settings
-from eum.db import Database
 from eum.merchants import service as merchants
 from eum.merchants import views as merchant_views
 from eum.merchants.store import coupon_claims, coupons
@@ -44,17 +43,10 @@ STATUS_NAMES = {"pending": "승인 대기", "approved": "승인됨", "rejected":
 PAYMENT_STATUS = {"paid": "결제 완료", "partially_refunded": "부분 환불", "refunded": "환불 완료"}
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+_db = pages.database
 
 
-def _shop(request: Request) -> tuple[Principal, str]:
-    """The signed-in merchant and its own merchant id."""
-    who = pages.require(request, "merchant")
-    p = who.principal
-    assert p is not None and p.merchant_id is not None, "a merchant login has its merchant"
-    return p, p.merchant_id
+_shop = pages.shop
 
 
 def _text(form: dict[str, str], name: str) -> str:

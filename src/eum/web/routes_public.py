@@ -17,7 +17,6 @@ from eum import errors
 from eum.auth import service as auth
 from eum.auth import throttle
 from eum.clock import now
-from eum.db import Database
 from eum.merchants import service as merchants
 from eum.merchants import views as merchant_views
 from eum.payments import quote
@@ -37,9 +36,7 @@ HOME_OF = {
 FINDER_PAGE = 20
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+_db = pages.database
 
 
 def _safe_next(target: str | None) -> str | None:

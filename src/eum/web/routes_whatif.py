@@ -132,8 +132,8 @@ def whatif_start(request: Request, form: pages.Posted) -> Response:
             raise errors.InvalidRequest("the period ends before it starts", field="to")
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
             raise errors.InvalidRequest(f"at most {MAX_PERIOD_DAYS} days", field="to")
-        if last >= kst_day(now()):
-            raise errors.InvalidRequest("the period must have ended", field="to")
+        if last > kst_day(now()):
+            raise errors.InvalidRequest("the period cannot end after today", field="to")
         try:
             draft = draft_from_doc(parse_yaml(text), "draft")
         except ScenarioError as exc:
@@ -236,12 +236,9 @@ i18n.register(
         "결제 {n}건 재현 (성공 {ok}건), 환불 {r}건, {s}초": (
             "{n} payments replayed ({ok} booked), {r} refunds, {s} s"
         ),
-        "곳": " shops",
-        "규칙": "Rule",
         "규칙별": "Per rule",
         "기간 끝 잔액": "Left at the end",
         "대상": "Reached",
-        "명": " members",
         "새 시뮬레이션": "New what-if",
         "소진일": "Ran out on",
         "수수료 지원": "Fee support",
@@ -264,12 +261,10 @@ i18n.register(
             "E.g. to try a smaller budget, add {id, owner, amount} under budgets and set "
             "the rule's budget to that id."
         ),
-        "예산": "Budget",
         "예산별": "Per budget",
         "완료": "done",
         "적격 결제액": "Qualifying payments",
         "정책 시뮬레이션": "What-if",
-        "종료일": "To",
         "종류": "Kind",
         "지급액": "Paid",
         "지난 기간의 실제 결제를 초안 규칙으로 다시 계산합니다. "

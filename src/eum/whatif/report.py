@@ -11,8 +11,9 @@ end), so a replay under the live rules shows a difference of 0 everywhere.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -201,44 +202,63 @@ def _won(v: int | None) -> str:
     return "-" if v is None else f"{v:,}원"
 
 
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text``: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _cells(values: Sequence[str], widths: Sequence[int]) -> str:
+    """The first value left-aligned, the rest right-aligned, in display columns."""
+    out = []
+    for i, (value, width) in enumerate(zip(values, widths, strict=True)):
+        room = " " * max(0, width - _width(value))
+        out.append(value + room if i == 0 else room + value)
+    return "  " + " ".join(out)
+
+
 def text(report: Mapping[str, Any]) -> str:
-    """The report as a person reads it in a terminal (Korean first)."""
+    """The report as a person reads it in a terminal (Korean first); without a live side
+    (a simulated city) the comparison columns are left out."""
     p = report["payments"]
+    compared = report.get("compared", True)
     lines = [
         f"정책 시뮬레이션 (what-if): {report['draft']}  기간 {report['from']} ~ {report['to']}",
         f"결제 {p['recorded']:,}건 재현 (성공 {p['replayed']:,}건"
         + (f", 거절 {sum(p['refused'].values()):,}건 {p['refused']}" if p["refused"] else "")
         + f"), 환불 {report['refunds']:,}건, {report['seconds']} 초",
         "",
-        f"{'규칙 (rule)':<26} {'지급액':>14} {'적격 결제액':>18} {'대상':>7} "
-        f"{'실제 지급액':>14} {'차이':>13}",
     ]
+    widths = [30, 16, 18, 10] + ([16, 14] if compared else [])
+    head = ["규칙 (rule)", "지급액", "적격 결제액", "대상"]
+    lines.append(_cells(head + (["실제 지급액", "차이"] if compared else []), widths))
     for r in report["rules"]:
         live = r["live"] or {}
         unit = "명" if r["kind"] == "cashback" else "곳"
         mark = "" if r["in_draft"] else " (초안에 없음)"
-        lines.append(
-            f"  {r['rule'] + mark:<26} {_won(r['paid']):>14} {_won(r['qualifying']):>18} "
-            f"{r['reached']:>6,}{unit} {_won(live.get('paid')):>14} {r['difference']:>+12,}원"
-        )
-    lines += [
-        "",
-        f"{'예산 (budget)':<26} {'시작 잔액':>14} {'지급액':>14} {'기간 끝 잔액':>14}"
-        f"   {'소진일':<10}  실제 소진일",
-    ]
+        row = [r["rule"] + mark, _won(r["paid"]), _won(r["qualifying"]), f"{r['reached']:,}{unit}"]
+        if compared:
+            row += [_won(live.get("paid")), f"{r['difference']:+,}원"]
+        lines.append(_cells(row, widths))
+    lines.append("")
+    widths = [30, 16, 16, 16, 12] + ([12] if compared else [])
+    head = ["예산 (budget)", "시작 잔액", "지급액", "기간 끝 잔액", "소진일"]
+    lines.append(_cells(head + (["실제 소진일"] if compared else []), widths))
     for b in report["budgets"]:
         live = b["live"] or {}
-        lines.append(
-            f"  {b['budget']:<26} {_won(b['start']):>14} {_won(b['spent']):>14} "
-            f"{_won(b['end']):>14}   {b['ran_out'] or '-':<10}  {live.get('ran_out') or '-'}"
-        )
+        row = [b["budget"], _won(b["start"]), _won(b["spent"]), _won(b["end"]), b["ran_out"] or "-"]
+        if compared:
+            row.append(live.get("ran_out") or "-")
+        lines.append(_cells(row, widths))
     t = report["totals"]
-    lines += [
-        "",
-        f"합계: 캐시백 {_won(t['cashback'])} (실제 {_won(t['live_cashback'])}), "
-        f"수수료 지원 {_won(t['fee_support'])} (실제 {_won(t['live_fee_support'])}), "
-        f"차이 {t['difference']:+,}원",
-    ]
+    lines.append("")
+    if compared:
+        lines.append(
+            f"합계: 캐시백 {_won(t['cashback'])} (실제 {_won(t['live_cashback'])}), "
+            f"수수료 지원 {_won(t['fee_support'])} (실제 {_won(t['live_fee_support'])}), "
+            f"차이 {t['difference']:+,}원"
+        )
+    else:
+        lines.append(f"합계: 캐시백 {_won(t['cashback'])}, 수수료 지원 {_won(t['fee_support'])}")
     return "\n".join(lines)
 
 
