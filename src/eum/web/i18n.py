@@ -13,7 +13,13 @@ _english: dict[str, str] = {}
 
 
 def register(texts: Mapping[str, str]) -> None:
-    """Add English for Korean texts (each area of the web app calls this once)."""
+    """Add English for Korean texts (each area of the web app calls this once). One table
+    serves every page, so a text already registered with other English is refused: the
+    page that imported last would otherwise decide what the other pages say."""
+    for text, english_text in texts.items():
+        known = _english.get(text)
+        if known is not None and known != english_text:
+            raise ValueError(f"{text!r} already reads {known!r} in English, not {english_text!r}")
     _english.update(texts)
 
 

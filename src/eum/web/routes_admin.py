@@ -1101,7 +1101,7 @@ def budget_page(request: Request, budget_id: str, days: int | None = None) -> Re
 
 # --- merchant approvals and search -----------------------------------------------------
 
-STATUS_NAMES = {"pending": "승인 대기", "approved": "승인", "rejected": "반려"}
+STATUS_NAMES = {"pending": "승인 대기", "approved": "승인", "rejected": "반려됨"}
 
 
 def _merchant_row(row: Any) -> dict[str, Any]:
@@ -1337,7 +1337,7 @@ i18n.register(
         "적용 중": "Active",
         "예약": "Scheduled",
         "기간 만료": "Period over",
-        "종료": "Closed",
+        "종료": "Ended",
         "적용 중인 규칙": "Active rules",
         "종료된 규칙": "Closed rules",
         "새 규칙": "New rule",
@@ -1419,7 +1419,7 @@ i18n.register(
         "재원 주체": "Owner",
         "편성액": "Funded",
         "집행액": "Spent",
-        "잔액": "Remaining",
+        "잔액": "Balance",
         "최근 7일 하루 평균 집행액": "Average daily spend (last 7 days)",
         "정상": "OK",
         "집행 없음": "No spending",
@@ -1454,9 +1454,10 @@ i18n.register(
             "No spending in the last {n} days: no forecast."
         ),
         "예산이 모두 소진되었습니다.": "The budget is spent.",
-        "승인 대기": "Pending",
+        "승인 대기": "Awaiting approval",
         "승인": "Approve",
         "반려": "Reject",
+        "반려됨": "Rejected",
         "등급": "Tier",
         "선할인": "Discount",
         "카드 수수료": "Card fee",

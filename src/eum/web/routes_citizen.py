@@ -780,7 +780,7 @@ i18n.register(
         "결제 금액": "Amount",
         "가게가 정한 금액입니다": "set by the shop",
         "쿠폰 안 씀": "No coupon",
-        "할인": "off",
+        "할인": "Discount",
         "{amount} 이상": "from {amount}",
         "이 가게에서 쓸 수 있는 쿠폰이 없습니다.": "You hold no coupon for this shop.",
         "쿠폰 받기": "Get coupons",

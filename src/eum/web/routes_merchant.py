@@ -39,7 +39,7 @@ QR_TTL_CHOICES = (300, 3_600, 86_400)  # seconds; 86,400 = merchants.MAX_QR_TTL_
 QR_TTL_NAMES = {300: "5분", 3_600: "1시간", 86_400: "24시간"}
 RATE_HINT = "선할인율은 1%부터 7%까지 정할 수 있습니다."
 PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?$")
-STATUS_NAMES = {"pending": "승인 대기", "approved": "승인됨", "rejected": "반려"}
+STATUS_NAMES = {"pending": "승인 대기", "approved": "승인됨", "rejected": "반려됨"}
 PAYMENT_STATUS = {"paid": "결제 완료", "partially_refunded": "부분 환불", "refunded": "환불 완료"}
 
 
@@ -476,7 +476,7 @@ i18n.register(
         # /shop
         "승인 대기": "Awaiting approval",
         "승인됨": "Approved",
-        "반려": "Rejected",
+        "반려됨": "Rejected",
         "결제 받는 중": "Taking payments",
         "결제 중지": "Not taking payments",
         "등급": "Tier",
@@ -490,7 +490,7 @@ i18n.register(
         ),
         "오늘": "Today",
         "이번 달": "This month",
-        "결제액": "Sales",
+        "매출액": "Sales",
         "정가 합계 {amount}": "List price {amount}",
         "환불액": "Refunds",
         "수수료": "Fees",
@@ -565,15 +565,15 @@ i18n.register(
         "남은 수량": "Left",
         "무제한": "Unlimited",
         "기간": "Period",
-        "제한 없음": "Open",
+        "제한 없음": "No limit",
         "진행 중": "Open",
         "시작 전": "Not started",
         "종료": "Ended",
         "소진": "Sold out",
         "최근 {n}개까지 보입니다.": "Shows the newest {n}.",
         # /shop/payments
-        "결제 번호": "Payment",
-        "결제 수단": "Channel",
+        "결제 번호": "Payment no.",
+        "결제 수단": "Channels",
         "정가": "List price",
         "할인": "Discount",
         "쿠폰 할인": "Coupon",
