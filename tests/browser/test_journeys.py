@@ -201,7 +201,7 @@ def test_the_benefit_plus_shop_sees_a_card_sale_with_its_fee_and_fee_support(
     expect(today.locator('[data-figure="today.net_receivable"]')).to_have_text(
         won(before["net_receivable"] + charged - fee + support)
     )
-    expect(today.locator(".card .label").first).to_have_text(f"결제액 · {before['count'] + 1}건")
+    expect(today.locator(".card .label").first).to_have_text(f"매출액 · {before['count'] + 1}건")
     on_phone(phone, "shop")
 
     phone.goto("/shop/payments")
