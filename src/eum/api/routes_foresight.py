@@ -53,7 +53,7 @@ def budget_forecasts(db: DB, admin: Admin, alert_days: AlertDays = None) -> dict
         found = foresight.forecasts(c, views, today, horizon)
         items = []
         for v in views:
-            fc = found.get(v["id"]) or foresight.forecast(int(v["remaining"]), [], today, horizon)
+            fc = found[v["id"]]
             items.append(
                 {
                     "budget": v["id"],

@@ -111,7 +111,7 @@ def create_product(
     return product_view(conn.execute(select(products).where(products.c.id == values["id"])).one())
 
 
-def _own_product(conn: Connection, merchant_id: str, product_id: object) -> Any:
+def own_product(conn: Connection, merchant_id: str, product_id: object) -> Any:
     row = None
     if isinstance(product_id, str):
         row = conn.execute(
@@ -131,7 +131,7 @@ def change_product(
     conn: Connection, *, merchant_id: str, product_id: object, changes: dict[str, Any], at: datetime
 ) -> dict[str, Any]:
     """Change a product's fields (those given); stock is set, not added."""
-    row = _own_product(conn, merchant_id, product_id)
+    row = own_product(conn, merchant_id, product_id)
     values: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in CHANGEABLE:
@@ -158,7 +158,7 @@ def change_product(
 
 
 def set_image(conn: Connection, *, merchant_id: str, product_id: object, name: str | None) -> None:
-    row = _own_product(conn, merchant_id, product_id)
+    row = own_product(conn, merchant_id, product_id)
     conn.execute(update(products).where(products.c.id == row.id).values(image=name))
 
 
@@ -396,7 +396,7 @@ def _lock_accounts(conn: Connection, member: Any, by_shop: dict[str, Any]) -> No
 # --- orders --------------------------------------------------------------------------------
 
 
-def _order(conn: Connection, order_id: object, *, member_id: str | None = None,
+def find_order(conn: Connection, order_id: object, *, member_id: str | None = None,
            merchant_id: str | None = None, lock: bool = False) -> Any:  # fmt: skip
     query = select(orders)
     if lock:
@@ -423,7 +423,7 @@ def _move(conn: Connection, row: Any, allowed: Iterable[str], status: str, **val
 def ship(
     conn: Connection, *, merchant_id: str, order_id: object, at: datetime, tracking: object = None
 ) -> dict[str, Any]:
-    row = _order(conn, order_id, merchant_id=merchant_id, lock=True)
+    row = find_order(conn, order_id, merchant_id=merchant_id, lock=True)
     note = _text(tracking, "tracking", 200, required=False)
     _move(conn, row, ("paid",), "shipped", shipped_at=at, tracking=note)
     return order_view(conn, row.id)
@@ -438,7 +438,7 @@ def deliver(
     merchant_id: str | None = None,
 ) -> dict[str, Any]:
     """The shop marks it delivered, or the buyer confirms it arrived."""
-    row = _order(conn, order_id, member_id=member_id, merchant_id=merchant_id, lock=True)
+    row = find_order(conn, order_id, member_id=member_id, merchant_id=merchant_id, lock=True)
     _move(conn, row, ("shipped",), "delivered", delivered_at=at)
     return order_view(conn, row.id)
 
@@ -453,7 +453,7 @@ def cancel(
 ) -> dict[str, Any]:
     """Cancel with a full refund of what is left and the stock put back: the buyer while
     it is not shipped, the shop until it is delivered."""
-    row = _order(conn, order_id, member_id=member_id, merchant_id=merchant_id, lock=True)
+    row = find_order(conn, order_id, member_id=member_id, merchant_id=merchant_id, lock=True)
     allowed = ("paid",) if member_id is not None else ("paid", "shipped")
     if row.status not in allowed:
         raise errors.InvalidState(f"the order is {row.status}", field="order")
@@ -485,7 +485,7 @@ def refund(
 ) -> dict[str, Any]:
     """The shop refunds part (or all) of a delivered order (goods kept or returned: the
     stock is the shop's to set)."""
-    row = _order(conn, order_id, merchant_id=merchant_id, lock=True)
+    row = find_order(conn, order_id, merchant_id=merchant_id, lock=True)
     if row.status != "delivered":
         raise errors.InvalidState(f"the order is {row.status}", field="order")
     done = payments.refund(conn, payment_id=row.payment_id, amount_krw=amount_krw, at=at)

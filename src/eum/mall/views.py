@@ -82,7 +82,7 @@ def image_name(conn: Connection, product_id: str) -> str | None:
 
 
 def own(conn: Connection, merchant_id: str, product_id: str) -> None:
-    mall._own_product(conn, merchant_id, product_id)
+    mall.own_product(conn, merchant_id, product_id)
 
 
 def shop_products(
@@ -167,7 +167,7 @@ def last_ship_to(conn: Connection, member_id: str) -> str | None:
 def order(
     conn: Connection, order_id: str, *, member_id: str | None = None, merchant_id: str | None = None
 ) -> dict[str, Any]:
-    row = mall._order(conn, order_id, member_id=member_id, merchant_id=merchant_id)
+    row = mall.find_order(conn, order_id, member_id=member_id, merchant_id=merchant_id)
     return mall.order_view(conn, row.id)
 
 

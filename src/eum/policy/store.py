@@ -43,6 +43,9 @@ issuer_districts = Table(
     Column("district", String(64), primary_key=True),
 )
 
+# Journal entries that put money into a budget (or, on closing, take what was left back).
+FUNDING_KINDS = ("budget_open", "fund", "budget_close")
+
 budgets = Table(
     "budgets",
     metadata,

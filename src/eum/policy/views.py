@@ -17,13 +17,11 @@ from eum.auth.model import Principal
 from eum.ledger.store import accounts, journal_entries, postings
 from eum.merchants import service as merchants
 from eum.policy import service as policy
-from eum.policy.store import budgets, issuers, rules
+from eum.policy.store import FUNDING_KINDS, budgets, issuers, rules
 from eum.wallets import service as wallets
 from eum.wallets.views import iso
 
 MAX_LIST = 1000  # rules, budgets or issuers in one answer
-# journal entries that put money into a budget (or, on closing, take what was left back)
-FUNDING_KINDS = ("budget_open", "fund", "budget_close")
 
 
 def issuer_list(conn: Connection) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from eum.policy import service as policy
 from eum.stats.store import card_days, payment_days, support_days
-from eum.stats.views import BPS, Area, _card_filter, _paid_by
+from eum.stats.views import BPS, Area, card_filter, paid_by
 
 MAX_DAYS = 366  # days in one answer
 SPLITS = ("district", "category")
@@ -84,7 +84,7 @@ def daily(
     line = support_days.c
     for day, kind, amount in conn.execute(
         select(line.day, line.kind, func.sum(line.amount))
-        .where(line.day >= lo, line.day <= hi, _paid_by(area, support_days))
+        .where(line.day >= lo, line.day <= hi, paid_by(area, support_days))
         .group_by(line.day, line.kind)
     ):
         if kind in ("cashback", "fee_support"):
@@ -98,7 +98,7 @@ def daily(
             func.sum(cards.issued),
             func.sum(cards.donated),
         )
-        .where(cards.day >= lo, cards.day <= hi, _card_filter(cards.card_issuer_id, area))
+        .where(cards.day >= lo, cards.day <= hi, card_filter(cards.card_issuer_id, area))
         .group_by(cards.day)
     ):
         row = out[day]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from eum.clock import kst_day
 from eum.ledger.store import accounts
@@ -176,6 +176,23 @@ def _balances(conn: Connection, budget_ids: Iterable[str]) -> dict[str, tuple[in
     return {r.id: (int(r.balance), kst_day(r.created_at)) for r in rows}
 
 
+def held_at(conn: Connection, budget_ids: Iterable[str], day: date) -> dict[str, int]:
+    """What each budget held when ``day`` began: its balance now minus what moved on that
+    day and after (the day counters)."""
+    ids = sorted(set(budget_ids))
+    if not ids:
+        return {}
+    found = _balances(conn, ids)
+    since = dict(
+        conn.execute(
+            select(budget_days.c.budget_id, func.sum(budget_days.c.funded - budget_days.c.spent))
+            .where(budget_days.c.budget_id.in_(ids), budget_days.c.day >= day.isoformat())
+            .group_by(budget_days.c.budget_id)
+        ).all()
+    )
+    return {b: balance - int(since.get(b) or 0) for b, (balance, _opened) in found.items()}
+
+
 def burns(
     conn: Connection,
     budget_ids: Iterable[str],
@@ -219,6 +236,12 @@ def forecasts(
     today: date,
     alert_days: int = DEFAULT_ALERT_DAYS,
 ) -> dict[str, Forecast]:
-    """The forecast of each budget view (``policy.views``: id and remaining)."""
+    """The forecast of every budget view (``policy.views``: id and remaining); a budget
+    the counters know nothing of is idle."""
     found = burns(conn, [v["id"] for v in views], today, RANGE_DAYS, alert_days)
-    return {k: b.forecast for k, b in found.items()}
+    return {
+        v["id"]: found[v["id"]].forecast
+        if v["id"] in found
+        else forecast(int(v["remaining"]), [], today, alert_days)
+        for v in views
+    }

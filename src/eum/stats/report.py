@@ -279,7 +279,7 @@ def _support_lines(
     line = support_months.c
     rows = conn.execute(
         select(line.rule_id, line.budget_id, line.kind, func.sum(line.amount))
-        .where(line.month == month, stats._paid_by(area))
+        .where(line.month == month, stats.paid_by(area))
         .group_by(line.rule_id, line.budget_id, line.kind)
     )
     return [(str(r), str(b), str(k), int(a or 0)) for r, b, k, a in rows]

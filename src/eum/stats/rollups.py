@@ -25,7 +25,7 @@ from eum.ledger.store import journal_entries, postings
 from eum.merchants.store import merchants
 from eum.money.refunds import current
 from eum.payments.store import payment_lines, payments, refunds
-from eum.policy.store import budgets
+from eum.policy.store import FUNDING_KINDS, budgets
 from eum.stats.store import (
     active_months,
     budget_days,
@@ -54,8 +54,6 @@ CARD_DAY_KEYS = ("day", "card_issuer_id")
 CARD_DAY_VALUES = ("joined", "active", "issued", "donated")
 BUDGET_DAY_KEYS = ("budget_id", "day")
 BUDGET_DAY_VALUES = ("funded", "spent")
-# journal entries that put money into a budget (or, on closing, take what was left back)
-FUNDING_KINDS = ("budget_open", "fund", "budget_close")
 DAY_KEYS = ("merchant_id", "day")
 DAY_VALUES = (
     "payments",

@@ -61,7 +61,7 @@ def months_until(last: str, count: int) -> list[str]:
     return out[::-1]
 
 
-def _paid_by(area: Area, table: Any = support_months) -> Any:
+def paid_by(area: Area, table: Any = support_months) -> Any:
     """Support paid from budgets of the area's issuers (or, for rules without a budget,
     from their owner's funding); merchant groups' own budgets are not public money.
     ``table``: support_months or support_days (the same key columns)."""
@@ -126,7 +126,7 @@ def figures(conn: Connection, area: Area, months: list[str]) -> list[dict[str, A
                 row["own_district_payments"] += int(paid)
     for month, kind, amount in conn.execute(
         select(support_months.c.month, support_months.c.kind, func.sum(support_months.c.amount))
-        .where(support_months.c.month >= first, support_months.c.month <= last, _paid_by(area))
+        .where(support_months.c.month >= first, support_months.c.month <= last, paid_by(area))
         .group_by(support_months.c.month, support_months.c.kind)
     ):
         if month in out and kind in ("cashback", "fee_support"):
@@ -136,7 +136,7 @@ def figures(conn: Connection, area: Area, months: list[str]) -> list[dict[str, A
     joined: dict[str, int] = {}
     for month, count, active, issued in conn.execute(
         select(cards.month, func.sum(cards.joined), func.sum(cards.active), func.sum(cards.issued))
-        .where(cards.month <= last, _card_filter(cards.card_issuer_id, area))
+        .where(cards.month <= last, card_filter(cards.card_issuer_id, area))
         .group_by(cards.month)
     ):
         if month < first:
@@ -162,7 +162,7 @@ def figures(conn: Connection, area: Area, months: list[str]) -> list[dict[str, A
     return result
 
 
-def _card_filter(column: Any, area: Area) -> Any:
+def card_filter(column: Any, area: Area) -> Any:
     return true() if area.issuers is None else column.in_(sorted(area.issuers))
 
 

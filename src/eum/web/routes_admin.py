@@ -276,9 +276,7 @@ def _budget_rows(conn: Connection, p: Principal, today: date) -> list[dict[str, 
     found = forecasts(conn, views, today)
     rows = []
     for v in views:
-        fc = found.get(v["id"]) or foresight.forecast(
-            int(v["remaining"]), [], today, foresight.alert_days_default()
-        )
+        fc = found[v["id"]]
         state = "closed" if v["closed_at"] else fc.state
         rows.append(
             {

@@ -30,13 +30,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from eum.clock import KST
 from eum.community import service as community
@@ -55,7 +55,7 @@ from eum.payments.store import payments, refunds
 from eum.policy import service as policy
 from eum.policy.store import budgets, issuer_districts, issuers, rules
 from eum.scenario import ScenarioError, apply_setup, parse_yaml, validate
-from eum.stats.store import budget_days
+from eum.stats import foresight
 from eum.wallets import service as wallets
 from eum.wallets.store import members
 
@@ -210,31 +210,6 @@ def _merchant_groups(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def budget_start(conn: Connection, budget_ids: Iterable[str], first: date) -> dict[str, int]:
-    """What each live budget held when ``first`` began: its balance now minus what
-    moved on that day and after (the day counters)."""
-    ids = sorted(set(budget_ids))
-    if not ids:
-        return {}
-    from eum.ledger.store import accounts
-
-    held = dict(
-        conn.execute(
-            select(budgets.c.id, accounts.c.balance)
-            .join(accounts, accounts.c.id == budgets.c.account_id)
-            .where(budgets.c.id.in_(ids))
-        ).all()
-    )
-    since = dict(
-        conn.execute(
-            select(budget_days.c.budget_id, func.sum(budget_days.c.funded - budget_days.c.spent))
-            .where(budget_days.c.budget_id.in_(ids), budget_days.c.day >= first.isoformat())
-            .group_by(budget_days.c.budget_id)
-        ).all()
-    )
-    return {b: int(held[b]) - int(since.get(b) or 0) for b in ids if b in held}
-
-
 FUNDING_OPS = {"fund": "fund", "budget_close": "close"}
 
 
@@ -283,7 +258,7 @@ def record(conn: Connection, period: Period, draft: Draft) -> Recorded:
         )
     drafted = {b["id"] for b in draft.budgets}
     drawn = {r["budget"] for r in draft.rules if r.get("budget")} - drafted
-    live_budgets = budget_start(conn, drawn, period.first)
+    live_budgets = foresight.held_at(conn, drawn, period.first)
     if live_budgets:
         rows = conn.execute(
             select(budgets.c.id, journal_entries.c.id.label("entry"), journal_entries.c.kind)

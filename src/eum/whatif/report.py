@@ -22,8 +22,9 @@ from sqlalchemy import Connection, select
 
 from eum.money.refunds import current
 from eum.payments.store import payment_lines, payments, refunds
+from eum.stats.foresight import held_at
 from eum.stats.store import budget_days
-from eum.whatif.replay import Period, Recorded, Replayed, budget_start
+from eum.whatif.replay import Period, Recorded, Replayed
 
 
 @dataclass
@@ -157,7 +158,7 @@ def build(
     rule_rows = [_rule_row(r, drafted.get(r), real.get(r)) for r in names]
     budget_rows = []
     draft_budget_ids = [b["id"] for b in recorded.setup["budgets"]]
-    live_start = budget_start(live, draft_budget_ids, period.first) if live is not None else {}
+    live_start = held_at(live, draft_budget_ids, period.first) if live is not None else {}
     for b in recorded.setup["budgets"]:
         sandbox_path = budget_path(sandbox, b["id"], int(b["amount"]), period)
         live_path = None

@@ -57,6 +57,7 @@ from eum.merchants.store import merchants as merchants_table
 from eum.money.rules import apply_bps
 from eum.policy import service as policy
 from eum.scenario import ScenarioError, fresh_engine
+from eum.stats import foresight
 from eum.web import names
 from eum.whatif import report
 from eum.whatif.replay import (
@@ -66,7 +67,6 @@ from eum.whatif.replay import (
     Recorded,
     _budget_owner,
     _issuers,
-    budget_start,
     draft_from_doc,
     live_rules,
     replay,
@@ -184,7 +184,7 @@ def live_city(conn: Connection, first: date) -> City:
     )
     rules = draft_from_doc(live_rules(conn), "live").rules
     drawn = sorted({str(r["budget"]) for r in rules if r.get("budget")})
-    held = budget_start(conn, drawn, first)
+    held = foresight.held_at(conn, drawn, first)
     budgets = [
         {"id": b, "owner": _budget_owner(conn, b), "amount": max(0, held[b])}
         for b in drawn
